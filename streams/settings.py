@@ -1,0 +1,138 @@
+"""Every setting crossrec has, read once from environment variables.
+
+Each field names its variable and default below; `Settings.from_env()` is called once at
+start-up and the resulting object is passed down — nothing else reads ``os.environ``.
+Defaults point at the local services that ``crossrec up`` starts (Kafka on 127.0.0.1:9092,
+ClickHouse HTTP on 127.0.0.1:8123), so a fresh checkout runs without any configuration.
+
+>>> s = Settings.from_env({"CROSSREC_KAFKA_BOOTSTRAP": "k1:9092,k2:9092"})
+>>> s.kafka_bootstrap
+'k1:9092,k2:9092'
+>>> s.topic_valid
+'events.valid'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value crossrec cannot use; the message names the variable."""
+
+
+def _env(name: str, default: str, doc: str) -> Any:
+    """Declare a setting: its environment variable, default and meaning live side by side."""
+    return field(default=default, metadata={"env": name, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """crossrec's configuration. Build with :meth:`from_env`; fields are typed after parsing."""
+
+    # --- Kafka -----------------------------------------------------------------------------
+    kafka_bootstrap: str = _env(
+        "CROSSREC_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, comma separated."
+    )
+    kafka_security_protocol: str = _env(
+        "CROSSREC_KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT",
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: str = _env(
+        "CROSSREC_KAFKA_SASL_MECHANISM", "", "SASL mechanism, e.g. SCRAM-SHA-512 (empty: none)."
+    )
+    kafka_sasl_username: str = _env("CROSSREC_KAFKA_SASL_USERNAME", "", "SASL user name.")
+    kafka_sasl_password: str = _env("CROSSREC_KAFKA_SASL_PASSWORD", "", "SASL password.")
+    kafka_ssl_cafile: str = _env(
+        "CROSSREC_KAFKA_SSL_CAFILE", "", "CA bundle for TLS to Kafka (empty: system default)."
+    )
+    topic_in: str = _env("CROSSREC_TOPIC_IN", "events.in", "Raw events from apps and partners.")
+    topic_valid: str = _env(
+        "CROSSREC_TOPIC_VALID", "events.valid", "Validated, pseudonymised events keyed by user."
+    )
+    topic_recommendations: str = _env(
+        "CROSSREC_TOPIC_RECOMMENDATIONS", "recommendations", "Recommendations out."
+    )
+    topic_dlq: str = _env(
+        "CROSSREC_TOPIC_DLQ", "events.dlq", "Rejected input: original bytes plus the reason."
+    )
+    topic_partitions: int = _env(
+        "CROSSREC_TOPIC_PARTITIONS", "4", "Partitions for topics crossrec creates."
+    )
+    app_id: str = _env(
+        "CROSSREC_APP_ID", "crossrec", "Faust app id (consumer group and internal topic prefix)."
+    )
+    # --- ClickHouse ------------------------------------------------------------------------
+    clickhouse_url: str = _env(
+        "CROSSREC_CLICKHOUSE_URL", "http://127.0.0.1:8123", "ClickHouse HTTP(S) interface."
+    )
+    clickhouse_user: str = _env("CROSSREC_CLICKHOUSE_USER", "default", "ClickHouse writer user.")
+    clickhouse_password: str = _env(
+        "CROSSREC_CLICKHOUSE_PASSWORD", "", "ClickHouse writer password (never in code)."
+    )
+    clickhouse_database: str = _env(
+        "CROSSREC_CLICKHOUSE_DATABASE", "crossrec", "ClickHouse database for crossrec's tables."
+    )
+    # --- Privacy ---------------------------------------------------------------------------
+    pseudonym_key: str = _env(
+        "CROSSREC_PSEUDONYM_KEY",
+        "local-development-key-change-me",
+        "Secret HMAC key that turns raw user ids into pseudonyms. Set it in production.",
+    )
+    # --- Worker ----------------------------------------------------------------------------
+    metrics_port: int = _env(
+        "CROSSREC_METRICS_PORT", "9464", "Port of the Prometheus /metrics endpoint (0: off)."
+    )
+    web_port: int = _env("CROSSREC_WEB_PORT", "6066", "Port of the worker's web server.")
+    data_dir: Path = _env(
+        "CROSSREC_DATA_DIR",
+        str(REPO_ROOT / "var"),
+        "Where local services and the worker keep state (Kafka log, ClickHouse data, snapshots).",
+    )
+    local_kafka_port: int = _env(
+        "CROSSREC_LOCAL_KAFKA_PORT", "9092", "Port of the local Kafka broker started by crossrec."
+    )
+    local_clickhouse_http_port: int = _env(
+        "CROSSREC_LOCAL_CLICKHOUSE_HTTP_PORT", "8123", "HTTP port of the local ClickHouse."
+    )
+    local_clickhouse_tcp_port: int = _env(
+        "CROSSREC_LOCAL_CLICKHOUSE_TCP_PORT", "9000", "Native TCP port of the local ClickHouse."
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting once; unset variables take their documented default."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"], f.default)
+            values[f.name] = _parse(f.metadata["env"], f.type, raw)
+        return cls(**values)
+
+    @property
+    def pseudonym_key_bytes(self) -> bytes:
+        return self.pseudonym_key.encode()
+
+
+def _parse(name: str, type_name: Any, raw: Any) -> Any:
+    """Coerce a raw string to the field's type, naming the variable when it cannot."""
+    if type_name in ("int", int):
+        try:
+            return int(raw)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if type_name in ("Path", Path):
+        return Path(raw)
+    return str(raw)
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting — the README table is built from this."""
+    return [(f.metadata["env"], str(f.default), f.metadata["doc"]) for f in fields(Settings)]
