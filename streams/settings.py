@@ -29,7 +29,7 @@ class SettingsError(ValueError):
 
 def _env(name: str, default: str, doc: str) -> Any:
     """Declare a setting: its environment variable, default and meaning live side by side."""
-    return field(default=default, metadata={"env": name, "doc": doc})
+    return field(metadata={"env": name, "default": default, "doc": doc})
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = env.get(f.metadata["env"], f.default)
+            raw = env.get(f.metadata["env"], f.metadata["default"])
             values[f.name] = _parse(f.metadata["env"], f.type, raw)
         return cls(**values)
 
@@ -135,4 +135,4 @@ def _parse(name: str, type_name: Any, raw: Any) -> Any:
 
 def documented_settings() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting — the README table is built from this."""
-    return [(f.metadata["env"], str(f.default), f.metadata["doc"]) for f in fields(Settings)]
+    return [(f.metadata["env"], f.metadata["default"], f.metadata["doc"]) for f in fields(Settings)]

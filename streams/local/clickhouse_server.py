@@ -1,4 +1,4 @@
-"""Entry point of the local ClickHouse server process: ``python -m streams.local.clickhouse_server DIR``.
+"""The local ClickHouse server process: ``python -m streams.local.clickhouse_server DIR``.
 
 The chdb-core wheel carries the full ClickHouse engine. Its low-level ``query`` runs a
 clickhouse-local server that honours ``SYSTEM START LISTEN``, reading ports from a
@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
 
     os.chdir(directory)
     print(f"clickhouse serving from {directory}", flush=True)
-    result = chdb_engine.query(
+    result = chdb_engine.query(  # type: ignore[attr-defined]
         "SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; "
         f"SELECT count() /* {KEEPALIVE_MARK} */ FROM system.numbers "
         "WHERE NOT ignore(sleepEachRow(1)) SETTINGS max_execution_time = 0, max_block_size = 1",

@@ -98,10 +98,10 @@ class LocalKafka:
         classpath = f"{lib_dir}/*"
         base = [java, f"-Xmx{self.heap}", f"-Dlog4j2.configurationFile={LOG4J}", "-cp", classpath]
         if not (self.data_dir / "log" / "meta.properties").exists():
-            cluster_id = self._run(base + ["kafka.tools.StorageTool", "random-uuid"]).strip()
-            self._run(base + ["kafka.tools.StorageTool", "format", "--standalone",
-                              "-t", cluster_id.splitlines()[-1], "-c", str(config)])  # fmt: skip
-        pid = spawn(base + ["kafka.Kafka", str(config)], self.log_file, cwd=self.data_dir)
+            storage = [*base, "kafka.tools.StorageTool"]
+            cluster_id = self._run([*storage, "random-uuid"]).strip().splitlines()[-1]
+            self._run([*storage, "format", "--standalone", "-t", cluster_id, "-c", str(config)])
+        pid = spawn([*base, "kafka.Kafka", str(config)], self.log_file, cwd=self.data_dir)
         self.pid_file.write_text(str(pid))
         try:
             wait_until(self.round_trip_ok, timeout, f"Kafka at {self.bootstrap}", pid=pid)

@@ -61,7 +61,7 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def spawn(cmd: list[str], log_file: Path, cwd: Path, env: dict[str, str] | None = None) -> int:
-    """Start ``cmd`` in its own session (Ctrl-C in a terminal does not reach it) and return its PID."""
+    """Start ``cmd`` in its own session (a terminal's Ctrl-C does not reach it); return its PID."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         proc = subprocess.Popen(
@@ -76,7 +76,9 @@ def spawn(cmd: list[str], log_file: Path, cwd: Path, env: dict[str, str] | None 
     return proc.pid
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, pid: int | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, pid: int | None = None
+) -> None:
     """Poll ``check`` until it is true; fail early if the process ``pid`` died meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
