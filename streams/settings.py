@@ -27,9 +27,12 @@ class SettingsError(ValueError):
     """A setting has a value crossrec cannot use; the message names the variable."""
 
 
-def _env(name: str, default: str, doc: str) -> Any:
-    """Declare a setting: its environment variable, default and meaning live side by side."""
-    return field(metadata={"env": name, "default": default, "doc": doc})
+def _env(name: str, default: str, doc: str, *, secret: bool = False) -> Any:
+    """Declare a setting: its environment variable, default and meaning live side by side.
+
+    Secrets are kept out of ``repr`` so a logged Settings object never leaks them.
+    """
+    return field(repr=not secret, metadata={"env": name, "default": default, "doc": doc})
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,9 @@ class Settings:
         "CROSSREC_KAFKA_SASL_MECHANISM", "", "SASL mechanism, e.g. SCRAM-SHA-512 (empty: none)."
     )
     kafka_sasl_username: str = _env("CROSSREC_KAFKA_SASL_USERNAME", "", "SASL user name.")
-    kafka_sasl_password: str = _env("CROSSREC_KAFKA_SASL_PASSWORD", "", "SASL password.")
+    kafka_sasl_password: str = _env(
+        "CROSSREC_KAFKA_SASL_PASSWORD", "", "SASL password.", secret=True
+    )
     kafka_ssl_cafile: str = _env(
         "CROSSREC_KAFKA_SSL_CAFILE", "", "CA bundle for TLS to Kafka (empty: system default)."
     )
@@ -75,22 +80,37 @@ class Settings:
     )
     clickhouse_user: str = _env("CROSSREC_CLICKHOUSE_USER", "default", "ClickHouse writer user.")
     clickhouse_password: str = _env(
-        "CROSSREC_CLICKHOUSE_PASSWORD", "", "ClickHouse writer password (never in code)."
+        "CROSSREC_CLICKHOUSE_PASSWORD",
+        "",
+        "ClickHouse writer password (never in code).",
+        secret=True,
     )
     clickhouse_database: str = _env(
         "CROSSREC_CLICKHOUSE_DATABASE", "crossrec", "ClickHouse database for crossrec's tables."
+    )
+    sink_batch_rows: int = _env(
+        "CROSSREC_SINK_BATCH_ROWS", "500", "ClickHouse sink: flush after this many rows..."
+    )
+    sink_batch_seconds: float = _env(
+        "CROSSREC_SINK_BATCH_SECONDS", "1.0", "...or after this many seconds, whichever first."
     )
     # --- Privacy ---------------------------------------------------------------------------
     pseudonym_key: str = _env(
         "CROSSREC_PSEUDONYM_KEY",
         "local-development-key-change-me",
         "Secret HMAC key that turns raw user ids into pseudonyms. Set it in production.",
+        secret=True,
     )
     # --- Worker ----------------------------------------------------------------------------
     metrics_port: int = _env(
         "CROSSREC_METRICS_PORT", "9464", "Port of the Prometheus /metrics endpoint (0: off)."
     )
     web_port: int = _env("CROSSREC_WEB_PORT", "6066", "Port of the worker's web server.")
+    listen_host: str = _env(
+        "CROSSREC_LISTEN_HOST",
+        "127.0.0.1",
+        "Address the worker's web and metrics servers bind (0.0.0.0 in containers).",
+    )
     data_dir: Path = _env(
         "CROSSREC_DATA_DIR",
         str(REPO_ROOT / "var"),
@@ -128,6 +148,11 @@ def _parse(name: str, type_name: Any, raw: Any) -> Any:
             return int(raw)
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if type_name in ("float", float):
+        try:
+            return float(raw)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
     if type_name in ("Path", Path):
         return Path(raw)
     return str(raw)

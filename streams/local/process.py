@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+# Servers this process started: kept so they are reaped by Popen (no zombies, no warnings).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 
 class ServiceError(RuntimeError):
     """A local service could not be started or stopped; the message says why and what to do."""
@@ -38,17 +41,15 @@ def require_free(port: int, what: str) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie child still answers kill(0); reap it if it is ours.
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
     return True
 
 
@@ -73,6 +74,7 @@ def spawn(cmd: list[str], log_file: Path, cwd: Path, env: dict[str, str] | None 
             start_new_session=True,
             env=env,
         )
+    _children[proc.pid] = proc
     return proc.pid
 
 

@@ -1,0 +1,8 @@
+"""Faust agents: thin loops that call pure functions and send what they produce.
+
+Importing this package registers every agent on :data:`streams.app.app`.
+"""
+
+from streams.agents import clickhouse_sink, ingest
+
+__all__ = ["clickhouse_sink", "ingest"]

@@ -1,0 +1,30 @@
+"""Prometheus metrics of the worker, declared once. Labels are small fixed sets (never ids)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_IN = Counter("crossrec_events_in_total", "Raw messages consumed from events.in")
+EVENTS_VALID = Counter(
+    "crossrec_events_valid_total", "Events accepted by ingestion", ["event_type"]
+)
+DEAD_LETTERS = Counter(
+    "crossrec_dead_letters_total", "Messages sent to the dead-letter topic", ["code"]
+)
+PII_STRIPPED = Counter(
+    "crossrec_pii_fields_stripped_total", "Personal-data fields removed at ingestion", ["field"]
+)
+RECOMMENDATIONS_OUT = Counter(
+    "crossrec_recommendations_out_total", "Recommendation messages produced", ["variant"]
+)
+SINK_ROWS = Counter("crossrec_sink_rows_total", "Rows written to ClickHouse", ["table"])
+SINK_FAILURES = Counter(
+    "crossrec_sink_failures_total", "Failed ClickHouse writes (retried, never dropped)"
+)
+SINK_DEGRADED = Gauge("crossrec_sink_degraded", "1 while ClickHouse writes are failing")
+STAGE_SECONDS = Histogram(
+    "crossrec_stage_seconds",
+    "Time spent per pipeline stage",
+    ["stage"],
+    buckets=(1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1.0),
+)

@@ -1,0 +1,210 @@
+"""Learn + recommend for one stream of validated events: predict → emit → learn. Pure.
+
+For each event the service first answers (if the event triggers a recommendation), then
+learns from it, so the list a user gets never benefits from the very event being judged —
+online metrics stay honest. Everything here is deterministic given the event sequence:
+``rec_id`` is derived from the source event and variant, so a replay after a crash re-emits
+the *same* recommendation rather than a new one.
+
+State kept per user is bounded: consent opt-outs, debounce times and the label join's open
+impressions. Models live behind the ``Recommender`` protocol, one instance per A/B variant
+when variants learn in isolation (no arm's traffic trains another arm's model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from online_models.types import Context, Domain, ItemInfo, Recommender
+from schemas import (
+    Click,
+    Consent,
+    CoursePurchase,
+    Event,
+    Forget,
+    Impression,
+    ItemUpsert,
+    PartnerOrder,
+    Recommendation,
+    RecommendedItem,
+)
+from streams.event_adapter import interactions, item_info
+from streams.experiments import Experiment
+from streams.label_join import Label, LabelJoin
+
+
+@runtime_checkable
+class LearnsFromImpressions(Protocol):
+    """A model that also learns click-through from labelled impressions (the CTR path)."""
+
+    def learn_impression(
+        self, user: str, item_id: str, position: int, clicked: bool, context: Context
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    triggers: frozenset[str] = frozenset({"click", "course_purchase", "partner_order"})
+    k: int = 10
+    debounce_s: float = 10.0
+    label_window_s: float = 1800.0
+    isolated_variants: bool = True
+    model_version: str = "crossrec-0.1"
+    max_tracked_users: int = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A recommendation and the event time it answered (for latency and analytics)."""
+
+    recommendation: Recommendation
+    trigger_type: str
+
+
+class RecommendationService:
+    def __init__(
+        self,
+        experiment: Experiment,
+        model_factory: Callable[[str], Recommender],
+        config: ServiceConfig,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.experiment = experiment
+        self.config = config
+        self.clock = clock
+        strategies = experiment.names if config.isolated_variants else (experiment.control,)
+        self.models: dict[str, Recommender] = {v: model_factory(v) for v in strategies}
+        self.catalogue: dict[str, ItemInfo] = {}
+        self.opted_out: set[str] = set()
+        self.last_served: OrderedDict[str, float] = OrderedDict()
+        self.labels = LabelJoin(window_s=config.label_window_s)
+        self.labels_seen = 0
+        self.clicks_labelled = 0
+
+    # --- the one entry point --------------------------------------------------------------
+    def handle(self, event: Event) -> list[Served]:
+        """Answer (if the event triggers), then learn. Returns what to publish."""
+        if isinstance(event, ItemUpsert):
+            info = item_info(event)
+            self.catalogue[info.item_id] = info
+            for model in self.models.values():
+                model.upsert_item(info)
+            return []
+        user = event.user_id
+        if isinstance(event, Consent):
+            if event.personalisation:
+                self.opted_out.discard(user)
+            else:
+                self.opted_out.add(user)
+            return []
+        if isinstance(event, Forget):
+            self.forget(user)
+            return []
+        ts = event.ts.timestamp()
+        if isinstance(event, Impression):
+            self._learn_labels(
+                self.labels.impression(event.rec_id, user, event.item_ids, event.positions, ts)
+            )
+            return []
+        served = self._maybe_recommend(event, user, ts)
+        if isinstance(event, Click) and event.rec_id is not None:
+            self._learn_labels(self.labels.click(event.rec_id, event.item_id, ts))
+        if user not in self.opted_out:
+            model = self._model_for(user)
+            for interaction in interactions(event, self.catalogue):
+                model.learn(interaction)
+        return served
+
+    def forget(self, user: str) -> None:
+        """Erase the user from every model and every piece of state the service holds."""
+        for model in self.models.values():
+            model.forget_user(user)
+        self.opted_out.discard(user)
+        self.last_served.pop(user, None)
+
+    # --- internals ------------------------------------------------------------------------
+    def _model_for(self, user: str) -> Recommender:
+        if not self.config.isolated_variants:
+            return self.models[self.experiment.control]
+        return self.models[self.experiment.assign(user)]
+
+    def _maybe_recommend(self, event: Event, user: str, ts: float) -> list[Served]:
+        kind = event.EVENT_TYPE
+        if kind not in self.config.triggers:
+            return []
+        last = self.last_served.get(user)
+        is_click = isinstance(event, Click)
+        if is_click and last is not None and 0 <= ts - last < self.config.debounce_s:
+            return []  # a burst of clicks yields one fresh list
+        self.last_served[user] = ts
+        self.last_served.move_to_end(user)
+        while len(self.last_served) > self.config.max_tracked_users:
+            self.last_served.popitem(last=False)
+        variant = self.experiment.assign(user)
+        model = self._model_for(user)
+        context = Context(
+            ts=ts,
+            trigger_domain=self._trigger_domain(event),
+            trigger_kind=kind,  # type: ignore[arg-type]
+            personalised=user not in self.opted_out,
+            hour=event.ts.astimezone(UTC).hour,
+        )
+        scored = model.recommend(user, self.config.k, context)
+        items = tuple(
+            RecommendedItem(
+                item_id=s.item_id,
+                domain=self.catalogue[s.item_id].domain,
+                partner=self.catalogue[s.item_id].partner,
+                score=float(s.score),
+                p_click=min(1.0, max(0.0, float(s.p_click))),
+                reason=s.reason,
+            )
+            for s in scored
+            if s.item_id in self.catalogue
+        )
+        if not items:
+            return []
+        recommendation = Recommendation(
+            rec_id=rec_id_for(event.event_id, variant),
+            user_id=user,
+            items=items,
+            variant=variant,
+            model_version=self.config.model_version,
+            source_event_id=event.event_id,
+            event_ts=event.ts,
+            generated_at=self.clock(),
+        )
+        return [Served(recommendation, kind)]
+
+    def _trigger_domain(self, event: Event) -> Domain | None:
+        if isinstance(event, CoursePurchase):
+            return "course"
+        if isinstance(event, PartnerOrder):
+            return event.domain
+        if isinstance(event, Click):
+            info = self.catalogue.get(event.item_id)
+            return None if info is None else info.domain
+        return None
+
+    def _learn_labels(self, labels: Iterable[Label]) -> None:
+        for label in labels:
+            self.labels_seen += 1
+            self.clicks_labelled += label.clicked
+            if label.user in self.opted_out:
+                continue
+            model = self._model_for(label.user)
+            if isinstance(model, LearnsFromImpressions):
+                context = Context(ts=label.impression_ts)
+                model.learn_impression(
+                    label.user, label.item_id, label.position, label.clicked, context
+                )
+
+
+def rec_id_for(event_id: str, variant: str) -> str:
+    """Deterministic: the same source event and variant always give the same ``rec_id``."""
+    return "r-" + hashlib.sha256(f"{event_id}/{variant}".encode()).hexdigest()[:24]

@@ -1,0 +1,100 @@
+"""The one place crossrec writes to ClickHouse: batched inserts that are retried, never dropped.
+
+Used from inside a ``stream.take()`` loop body: ``write`` returns only once ClickHouse has the
+rows, so the batch's offsets are acknowledged after the data is durable (DESIGN.md: an
+exception escaping the body could still ack the batch, so failures are retried *here*). While
+ClickHouse is unreachable the agent waits — back-pressure on the consumer, no unbounded buffer —
+and the worker reports itself degraded. Replays are harmless: tables are ReplacingMergeTree on
+deterministic ids, and each insert carries a deduplication token derived from its rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from streams.metrics import SINK_DEGRADED, SINK_FAILURES, SINK_ROWS
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def connect(settings: Settings) -> Any:
+    """An async clickhouse-connect client for the writer user and crossrec's database."""
+    import clickhouse_connect
+
+    return await clickhouse_connect.get_async_client(
+        dsn=settings.clickhouse_url,
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password,
+        database=settings.clickhouse_database,
+        connect_timeout=5,
+        send_receive_timeout=30,
+    )
+
+
+class ClickHouseWriter:
+    """Writes batches to tables; ``degraded`` is True while the last attempt failed."""
+
+    def __init__(self, settings: Settings, max_backoff_s: float = 5.0) -> None:
+        self.settings = settings
+        self.max_backoff_s = max_backoff_s
+        self.degraded = False
+        self._client: Any = None
+
+    async def write(self, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
+        """Insert ``rows``; on failure retry with capped back-off until it succeeds."""
+        if not rows:
+            return
+        token = _dedup_token(table, rows)
+        backoff = 0.1
+        while True:
+            try:
+                if self._client is None:
+                    self._client = await connect(self.settings)
+                await self._client.insert(
+                    table,
+                    rows,
+                    column_names=list(columns),
+                    settings={"insert_deduplication_token": token},
+                )
+            except Exception as exc:
+                SINK_FAILURES.inc()
+                if not self.degraded:
+                    log.warning("ClickHouse write to %s failed, retrying: %s", table, exc)
+                self._set_degraded(True)
+                await self._reset()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            SINK_ROWS.labels(table=table).inc(len(rows))
+            if self.degraded:
+                log.warning("ClickHouse writes to %s recovered", table)
+            self._set_degraded(False)
+            return
+
+    async def close(self) -> None:
+        await self._reset()
+
+    def _set_degraded(self, value: bool) -> None:
+        self.degraded = value
+        SINK_DEGRADED.set(1 if value else 0)
+
+    async def _reset(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.close()
+            except Exception:
+                log.debug("closing a failed ClickHouse client raised", exc_info=True)
+
+
+def _dedup_token(table: str, rows: list[list[Any]]) -> str:
+    """Same rows → same token, so a replayed insert is recognised by ClickHouse."""
+    digest = hashlib.sha256(table.encode())
+    for row in rows:
+        digest.update(repr(row[0]).encode())
+    return digest.hexdigest()[:32]

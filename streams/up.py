@@ -1,0 +1,74 @@
+"""``crossrec up``: the whole local system in one command, stopped cleanly by Ctrl-C.
+
+Order matters both ways: Kafka and ClickHouse first (they must be ready before the worker
+connects), then the worker, then the traffic simulator; on the way down the simulator stops
+first, the worker gets SIGTERM (it flushes its sink and commits offsets), then the servers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+
+from streams.local.clickhouse import LocalClickHouse
+from streams.local.kafka import LocalKafka
+from streams.local.process import ServiceError, port_in_use
+from streams.settings import Settings
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, name: str, timeout: float = 60.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    print(f"stopping {name} ...", flush=True)
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_everything(settings: Settings, simulate_rate: float) -> int:
+    kafka = LocalKafka(
+        settings.data_dir / "kafka",
+        port=settings.local_kafka_port,
+        controller_port=settings.local_kafka_port + 1,
+    )
+    clickhouse = LocalClickHouse(
+        settings.data_dir / "clickhouse",
+        http_port=settings.local_clickhouse_http_port,
+        tcp_port=settings.local_clickhouse_tcp_port,
+    )
+    worker: subprocess.Popen[bytes] | None = None
+    simulator: subprocess.Popen[bytes] | None = None
+    try:
+        print(f"starting Kafka on {kafka.bootstrap} ...", flush=True)
+        kafka.start()
+        print(f"starting ClickHouse on {clickhouse.url} ...", flush=True)
+        clickhouse.start()
+        if port_in_use(settings.web_port):
+            raise ServiceError(f"the worker's web port {settings.web_port} is already taken")
+        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"])
+        if importlib.util.find_spec("simulator.command") is not None:
+            time.sleep(5)  # let the worker join its group before traffic starts
+            simulator = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "simulate", "--kafka",
+                 "--rate", str(simulate_rate), "--events", "0"]
+            )  # fmt: skip
+        print("crossrec is up — press Ctrl-C to stop everything", flush=True)
+        while worker.poll() is None:
+            time.sleep(0.5)
+        print(f"the worker exited with code {worker.returncode}", flush=True)
+        return worker.returncode or 1
+    except KeyboardInterrupt:
+        print("\nCtrl-C: shutting down", flush=True)
+        return 0
+    finally:
+        _stop(simulator, "simulator")
+        _stop(worker, "worker")
+        print("stopping ClickHouse and Kafka ...", flush=True)
+        clickhouse.stop()
+        kafka.stop()
+        print("all stopped", flush=True)

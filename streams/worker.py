@@ -1,0 +1,44 @@
+"""Start-up of one worker process: schema, metrics endpoint, then the Faust worker."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def prepare_clickhouse(settings: Settings) -> list[int]:
+    """Apply pending migrations (idempotent) before any agent writes."""
+    import clickhouse_connect
+
+    from streams.sinks.migrations import apply_migrations, load_migrations
+
+    client = clickhouse_connect.get_client(
+        dsn=settings.clickhouse_url,
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password,
+    )
+    try:
+        return apply_migrations(client, settings.clickhouse_database, load_migrations())
+    finally:
+        client.close()
+
+
+def run_worker(loglevel: str = "info") -> None:
+    """Run the worker in this process until SIGINT/SIGTERM (Faust shuts down cleanly)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # DESIGN.md: threaded BLAS is slower
+    from faust.worker import Worker
+    from prometheus_client import start_http_server
+
+    import streams.agents  # noqa: F401  (registers the agents)
+    from streams.app import app, settings
+
+    applied = prepare_clickhouse(settings)
+    if applied:
+        log.info("applied ClickHouse migrations %s", applied)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.listen_host)
+    Worker(app, loglevel=loglevel).execute_from_commandline()

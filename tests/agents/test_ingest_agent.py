@@ -1,0 +1,58 @@
+"""The ingest agent in Faust's test context: no broker, real agent code."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from schemas import is_pseudonym
+from streams.agents import ingest as ingest_module
+from streams.agents.ingest import ingest
+from streams.app import settings
+from streams.ingest import Accepted, Rejected
+from streams.outbox import RecordingOutbox
+
+
+def _click(event_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": "click",
+            "ts": "2026-11-29T10:00:00Z",
+            "user_id": "user-7",
+            "schema_version": 1,
+            "item_id": "course-0001",
+            "surface": "home",
+            "email": "someone@example.com",
+        }
+    )
+
+
+async def test_valid_bad_and_replayed_messages_each_get_one_outcome(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    outbox = RecordingOutbox()
+    monkeypatch.setattr(ingest_module, "outbox", outbox)
+    async with ingest.test_context() as agent:
+        await agent.put(key=b"user-7", value=_click("agent-e1"))
+        await agent.put(key=b"user-7", value=b"\xff\xfe not json")
+        await agent.put(key=b"user-7", value=_click("agent-e1"))
+        outcomes = [agent.results[i] for i in range(3)]
+
+    accepted = outcomes[0]
+    assert isinstance(accepted, Accepted)
+    assert accepted.event.user_id is not None and is_pseudonym(accepted.event.user_id)
+    assert b"user-7" not in accepted.value
+    assert b"example.com" not in accepted.value
+    assert accepted.stripped_pii == ("email",)
+    assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "invalid_utf8"
+    assert isinstance(outcomes[2], Rejected) and outcomes[2].code == "duplicate"
+
+    valid = outbox.sent[settings.topic_valid]
+    assert [(key, value) for key, value, _ in valid] == [(accepted.key, accepted.value)]
+    dead = outbox.sent[settings.topic_dlq]
+    assert [value for _, value, _ in dead] == [b"\xff\xfe not json", _click("agent-e1")]
+    headers = dict(dead[0][2] or [])
+    assert headers["error_code"] == b"invalid_utf8"
+    assert headers["error_reason"]
+    assert headers["source_topic"] == settings.topic_in.encode()

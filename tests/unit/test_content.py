@@ -1,0 +1,235 @@
+"""ContentSimilarity: tag TF-IDF links a cooking course to cooking-tagged fresh food."""
+
+from __future__ import annotations
+
+import doctest
+import pickle
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import online_models.content
+from online_models.content import ContentSimilarity
+from online_models.scorers import CandidateSource
+from online_models.types import DOMAINS, Context, Domain, Interaction, ItemInfo
+
+CATALOGUE = [
+    ItemInfo("course-pasta", "course", tags=("cooking", "italian", "pasta")),
+    ItemInfo("course-baking", "course", tags=("cooking", "baking")),
+    ItemInfo("course-yoga", "course", tags=("yoga", "fitness")),
+    ItemInfo("course-python", "course", tags=("coding", "python")),
+    ItemInfo(
+        "fresh-pasta-kit", "fresh_food", partner="greengrocer", tags=("cooking", "italian", "pasta")
+    ),
+    ItemInfo("fresh-herbs", "fresh_food", partner="greengrocer", tags=("cooking", "herbs")),
+    ItemInfo("fresh-salad", "fresh_food", partner="greengrocer", tags=("healthy", "vegan")),
+    ItemInfo("deal-trattoria", "restaurant_deal", partner="trattoria", tags=("italian", "pasta")),
+    ItemInfo("deal-sushi", "restaurant_deal", partner="sushi-bar", tags=("japanese",)),
+    ItemInfo("fashion-leggings", "fashion", partner="sportco", tags=("fitness", "yoga")),
+    ItemInfo("fashion-apron", "fashion", partner="kitchenwear", tags=("cooking",)),
+    ItemInfo("delivery-burger", "food_delivery", partner="burgers", tags=("burger",)),
+]
+
+
+def filler(n: int, seed: int) -> list[ItemInfo]:
+    """Unrelated items that make IDF realistic (common domain tokens, rare tags)."""
+    rng = random.Random(seed)
+    return [
+        ItemInfo(
+            f"filler-{i}",
+            rng.choice(DOMAINS),
+            partner=f"partner-{i % 17}",
+            tags=tuple(f"misc{rng.randrange(40)}" for _ in range(2)),
+        )
+        for i in range(n)
+    ]
+
+
+def build() -> ContentSimilarity:
+    model = ContentSimilarity()
+    for item in [*CATALOGUE, *filler(300, seed=1)]:
+        model.upsert_item(item)
+    return model
+
+
+def buy_course(model: ContentSimilarity, user: str = "p:1") -> None:
+    model.observe(
+        Interaction(
+            user=user,
+            item="course-pasta",
+            kind="course_purchase",
+            ts=0.0,
+            weight=3.0,
+            domain="course",
+        )
+    )
+
+
+def ids(rows: list[tuple[str, float, str]]) -> list[str]:
+    return [item_id for item_id, _, _ in rows]
+
+
+def test_satisfies_candidate_source_protocol() -> None:
+    assert isinstance(ContentSimilarity(), CandidateSource)
+
+
+def test_cooking_course_leads_to_cooking_fresh_food() -> None:
+    model = build()
+    buy_course(model)
+    rows = model.candidates("p:1", 5, Context(ts=1.0, trigger_domain="course"))
+    top = ids(rows)
+    assert top[0] == "fresh-pasta-kit"
+    assert "deal-trattoria" in top
+    assert "course-pasta" not in top  # what the user already has
+    assert not {"fresh-salad", "deal-sushi", "course-python", "delivery-burger"} & set(top)
+    assert not any(item.startswith("filler") for item in top)
+    reasons = dict((item, reason) for item, _, reason in rows)
+    assert reasons["fresh-pasta-kit"].startswith("matches your interest in ")
+    assert reasons["fresh-pasta-kit"].removeprefix("matches your interest in ") in {
+        "cooking",
+        "italian",
+        "pasta",
+    }
+    scores = [score for _, score, _ in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 < s <= 1.0 for s in scores)
+
+
+def test_trigger_domain_favours_other_domains() -> None:
+    """After a course purchase, a cooking apron (fashion) beats an equally tagged course;
+    without a trigger domain the shared domain token puts the course first."""
+    model = build()
+    model.upsert_item(ItemInfo("course-basics", "course", tags=("cooking",)))
+    model.observe(Interaction(user="u", item="course-baking", kind="course_purchase", ts=0.0))
+    cross = ids(model.candidates("u", 10, Context(ts=1.0, trigger_domain="course")))
+    same = ids(model.candidates("u", 10, Context(ts=1.0)))
+    assert cross.index("fashion-apron") < cross.index("course-basics")
+    assert same.index("course-basics") < same.index("fashion-apron")
+
+
+def test_new_item_is_reachable_at_once_and_new_user_via_trigger_item() -> None:
+    model = build()
+    buy_course(model)
+    model.upsert_item(
+        ItemInfo("fresh-parmesan", "fresh_food", partner="dairy", tags=("italian", "cheese"))
+    )
+    assert "fresh-parmesan" in ids(model.candidates("p:1", 6, Context(ts=1.0)))
+    # A brand-new user: nothing observed yet, but the trigger item is known.
+    assert model.candidates("stranger", 5, Context(ts=1.0)) == []
+    assert ids(model.similar_to(["course-yoga"], 1, Context(ts=1.0))) == ["fashion-leggings"]
+
+
+def test_excludes_inactive_and_context_exclusions() -> None:
+    model = build()
+    buy_course(model)
+    model.upsert_item(
+        ItemInfo(
+            "fresh-pasta-kit",
+            "fresh_food",
+            partner="greengrocer",
+            tags=("cooking", "italian", "pasta"),
+            active=False,
+        )
+    )
+    context = Context(ts=1.0, exclude=frozenset({"deal-trattoria"}))
+    top = ids(model.candidates("p:1", 20, context))
+    assert "fresh-pasta-kit" not in top
+    assert "deal-trattoria" not in top
+    assert "fresh-herbs" in top
+    model.upsert_item(CATALOGUE[4])  # back in stock
+    assert ids(model.candidates("p:1", 1, Context(ts=1.0)))[0] == "fresh-pasta-kit"
+
+
+def test_rare_tags_weigh_more_than_common_ones() -> None:
+    model = ContentSimilarity(domain_weight=0.0, partner_weight=0.0, same_domain_factor=1.0)
+    for i in range(50):
+        model.upsert_item(ItemInfo(f"common-{i}", "fashion", tags=("sale",)))
+    model.upsert_item(ItemInfo("seed", "fashion", tags=("sale", "linen")))
+    model.upsert_item(ItemInfo("rare", "fashion", tags=("linen",)))
+    assert ids(model.similar_to(["seed"], 1, Context(ts=0.0))) == ["rare"]
+
+
+def test_long_postings_are_not_walked() -> None:
+    model = ContentSimilarity(max_postings=10)
+    for item in filler(100, seed=2):
+        model.upsert_item(item)
+    model.upsert_item(ItemInfo("seed", "fashion", tags=("unique",)))
+    # Only the domain token is shared and its postings list is long: nothing is walked.
+    assert model.similar_to(["seed"], 5, Context(ts=0.0)) == []
+
+
+def test_memory_is_bounded_and_forget_user() -> None:
+    model = ContentSimilarity(max_users=10, history_size=3)
+    for i in range(50):
+        for j in range(5):
+            model.observe(Interaction(user=f"u{i}", item=f"it{j}", kind="click", ts=0.0))
+    assert model.n_users == 10
+    assert model.recent_items("u49") == ["it4", "it3", "it2"]
+    assert model.recent_items("u0") == []
+    model.forget_user("u49")
+    assert model.recent_items("u49") == []
+    assert model.n_users == 9
+
+
+def test_deterministic_pure_and_pickle_round_trip() -> None:
+    first, second = build(), build()
+    buy_course(first)
+    buy_course(second)
+    context = Context(ts=1.0, trigger_domain="course")
+    rows = first.candidates("p:1", 8, context)
+    assert rows == second.candidates("p:1", 8, context)
+    before = pickle.dumps(first)
+    first.candidates("p:1", 8, context)
+    first.similar_to({"course-yoga": 2.0}, 3, context)
+    first.recent_items("p:1")
+    first.vector("fresh-herbs")
+    assert pickle.dumps(first) == before
+    assert pickle.loads(before).candidates("p:1", 8, context) == rows
+
+
+tags = st.lists(st.sampled_from(["a", "b", "c", " D ", "", "e f"]), max_size=3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(DOMAINS), st.none() | st.sampled_from(["p", "q"]), tags, st.booleans()
+        ),
+        max_size=25,
+    ),
+    history=st.lists(st.integers(0, 30), max_size=6),
+    k=st.integers(0, 10),
+    excluded=st.frozensets(st.integers(0, 30).map(lambda i: f"i{i}"), max_size=5),
+)
+def test_candidates_are_valid_for_any_catalogue(
+    items: list[tuple[Domain, str | None, list[str], bool]],
+    history: list[int],
+    k: int,
+    excluded: frozenset[str],
+) -> None:
+    model = ContentSimilarity()
+    for index, (domain, partner, item_tags, active) in enumerate(items):
+        model.upsert_item(
+            ItemInfo(f"i{index}", domain, partner=partner, tags=tuple(item_tags), active=active)
+        )
+    for index in history:
+        model.observe(Interaction(user="u", item=f"i{index}", kind="click", ts=0.0))
+    rows = model.candidates("u", k, Context(ts=0.0, exclude=excluded))
+    found = ids(rows)
+    assert len(found) == len(set(found)) <= k
+    assert not set(found) & (excluded | {f"i{i}" for i in history})
+    active_ids = {f"i{i}" for i, row in enumerate(items) if row[3]}
+    assert set(found) <= active_ids
+    assert all(0.0 < score <= 1.0 for _, score, _ in rows)
+
+
+def test_rejects_invalid_parameters() -> None:
+    with pytest.raises(ValueError, match="history_size"):
+        ContentSimilarity(history_size=0)
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(online_models.content).failed == 0

@@ -1,0 +1,221 @@
+"""CtrModel: calibrated click probabilities learnt online on a stream whose truth is known."""
+
+from __future__ import annotations
+
+import doctest
+import math
+import pickle
+import random
+from types import MappingProxyType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import online_models.ctr
+from online_models.ctr import CtrModel, expected_calibration_error, reliability_bins
+from online_models.scorers import ClickModel
+from online_models.types import DOMAINS, Context, Domain, ItemInfo
+
+Impression = tuple[str, ItemInfo, Context, dict[str, float], float, bool]
+
+# True per-domain base logits: course items are clicked far more than fashion items.
+DOMAIN_LOGIT: dict[Domain, float] = {
+    "course": -1.6,
+    "restaurant_deal": -2.6,
+    "fresh_food": -3.0,
+    "food_delivery": -2.8,
+    "fashion": -4.0,
+}
+
+
+def synthetic_stream(n: int, seed: int, n_items: int = 300) -> list[Impression]:
+    """Impressions with a known click probability (a logistic function of the features).
+
+    The truth mixes a per-domain rate, a per-item quality, a segment x domain taste, a
+    position penalty, a cross-domain bonus and one informative numeric feature.
+    """
+    rng = random.Random(seed)
+    items = [
+        ItemInfo(
+            f"i{i}",
+            DOMAINS[i % len(DOMAINS)],
+            partner=f"p{i % 11}",
+            tags=(f"t{i % 7}", f"t{i % 5 + 7}"),
+        )
+        for i in range(n_items)
+    ]
+    quality = {it.item_id: rng.gauss(0.0, 0.5) for it in items}
+    taste = [[rng.gauss(0.0, 0.7) for _ in DOMAINS] for _ in range(4)]
+    stream: list[Impression] = []
+    for t in range(n):
+        segment = rng.randrange(4)
+        item = items[min(int(rng.expovariate(1 / 60)), n_items - 1)]
+        trigger = rng.choice(DOMAINS)
+        position = rng.randrange(10)
+        z = rng.gauss(0.0, 1.0)
+        context = Context(ts=float(t), trigger_domain=trigger, hour=t % 24, segment=segment)
+        features = {
+            "mf_score": 3.0 * z + 2.0,  # informative, but needs standardising
+            "position": float(position),
+            "cross_domain": float(trigger != item.domain),
+            "popularity": rng.random(),  # pure noise
+        }
+        logit = (
+            DOMAIN_LOGIT[item.domain]
+            + quality[item.item_id]
+            + taste[segment][DOMAINS.index(item.domain)]
+            - 0.12 * position
+            + 0.5 * (trigger != item.domain)
+            + 0.7 * z
+        )
+        p_true = 1.0 / (1.0 + math.exp(-logit))
+        stream.append((f"u{t % 500}", item, context, features, p_true, rng.random() < p_true))
+    return stream
+
+
+def log_loss(p: float, y: bool) -> float:
+    p = min(max(p, 1e-12), 1.0 - 1e-12)
+    return -math.log(p if y else 1.0 - p)
+
+
+def progressive(model: CtrModel, stream: list[Impression]) -> list[float]:
+    """Predict, then learn, on every impression (River's progressive validation)."""
+    predictions = []
+    for user, item, context, features, _, clicked in stream:
+        predictions.append(model.predict_proba(user, item, context, features))
+        model.learn_impression(user, item, context, features, clicked)
+    return predictions
+
+
+@pytest.fixture(scope="module")
+def stream() -> list[Impression]:
+    return synthetic_stream(30_000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def trained(stream: list[Impression]) -> tuple[CtrModel, list[float]]:
+    model = CtrModel(seed=1)
+    return model, progressive(model, stream)
+
+
+def test_satisfies_click_model_protocol() -> None:
+    assert isinstance(CtrModel(), ClickModel)
+
+
+def test_beats_constant_rate_and_is_calibrated(
+    stream: list[Impression], trained: tuple[CtrModel, list[float]]
+) -> None:
+    _, predictions = trained
+    half = len(stream) // 2
+    labels = [s[5] for s in stream]
+    truth = [s[4] for s in stream]
+    rate = sum(labels[:half]) / half
+    model_ll = sum(map(log_loss, predictions[half:], labels[half:])) / (len(stream) - half)
+    constant_ll = sum(log_loss(rate, y) for y in labels[half:]) / (len(stream) - half)
+    oracle_ll = sum(map(log_loss, truth[half:], labels[half:])) / (len(stream) - half)
+    assert model_ll < 0.93 * constant_ll
+    assert model_ll < oracle_ll + 0.02
+    assert expected_calibration_error(predictions[half:], labels[half:]) < 0.01
+    # Every populated reliability bin with enough mass is close to the diagonal.
+    for b in reliability_bins(predictions[half:], labels[half:]):
+        if b.count >= 500:
+            assert abs(b.mean_predicted - b.observed_rate) < 0.03, b
+
+
+def test_calibration_layer_fixes_a_biased_start(stream: list[Impression]) -> None:
+    """A badly wrong prior (50 % instead of ~6 %) is corrected, and Platt helps doing so."""
+    half = len(stream) // 2
+    labels = [s[5] for s in stream[:half]]
+    eces = {}
+    for calibrate in (False, True):
+        model = CtrModel(prior_ctr=0.5, calibrate=calibrate, calibration_lr=0.01)
+        predictions = progressive(model, stream[:half])
+        eces[calibrate] = expected_calibration_error(predictions[-5000:], labels[-5000:])
+    assert eces[True] < 0.02
+    assert eces[True] <= eces[False] + 0.005
+
+
+def test_cold_item_gets_its_domain_prior(trained: tuple[CtrModel, list[float]]) -> None:
+    model, _ = trained
+    context = Context(ts=0.0, trigger_domain="course", hour=12, segment=0)
+    features = {"mf_score": 2.0, "position": 3.0, "cross_domain": 1.0, "popularity": 0.5}
+    cold_course = ItemInfo("never-seen-1", "course", partner="new-partner", tags=("new",))
+    cold_fashion = ItemInfo("never-seen-2", "fashion", partner="new-partner", tags=("new",))
+    p_course = model.predict_proba("u1", cold_course, context, features)
+    p_fashion = model.predict_proba("u1", cold_fashion, context, features)
+    assert 0.0 < p_fashion < p_course < 0.5
+    assert CtrModel(prior_ctr=0.04).predict_proba("u1", cold_course, context, {}) == (
+        pytest.approx(0.04)
+    )
+
+
+def test_deterministic_and_pickle_round_trip(stream: list[Impression]) -> None:
+    first, second = CtrModel(seed=3), CtrModel(seed=3)
+    assert progressive(first, stream[:2000]) == progressive(second, stream[:2000])
+    restored = pickle.loads(pickle.dumps(first))
+    assert progressive(restored, stream[2000:3000]) == progressive(first, stream[2000:3000])
+
+
+def test_predict_has_no_side_effects_and_does_not_mutate_features(
+    trained: tuple[CtrModel, list[float]],
+) -> None:
+    model, _ = trained
+    before = pickle.dumps(model)
+    item = ItemInfo("brand-new", "fresh_food", partner="x", tags=("y", "z"))
+    context = Context(ts=0.0, trigger_domain="fashion", hour=3, segment=99)
+    features = MappingProxyType({"mf_score": 1.0, "unknown_feature": 4.0, "position": 2.0})
+    model.predict_proba("u-new", item, context, features)
+    model.featurise(item, context, features)
+    assert pickle.dumps(model) == before
+
+
+def test_memory_is_bounded_by_hash_buckets() -> None:
+    model = CtrModel(n_buckets=64)
+    context = Context(ts=0.0)
+    for i in range(2000):
+        item = ItemInfo(f"item-{i}", "fashion", partner=f"partner-{i}", tags=(f"tag-{i}",))
+        model.learn_impression("u", item, context, {}, clicked=i % 9 == 0)
+    assert model.n_weights <= 3 * 64 + 1  # item, partner, tag namespaces + the domain key
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    features=st.dictionaries(
+        st.sampled_from(["mf_score", "knn_score", "position", "price", "blend", "other"]),
+        st.floats(allow_nan=True, allow_infinity=True),
+        max_size=6,
+    ),
+    clicked=st.booleans(),
+    hour=st.none() | st.integers(-100, 100),
+)
+def test_probabilities_stay_in_unit_interval(
+    features: dict[str, float], clicked: bool, hour: int | None
+) -> None:
+    model = CtrModel()
+    item = ItemInfo("a", "restaurant_deal", partner="b", tags=("c",))
+    context = Context(ts=0.0, hour=hour, segment=1, trigger_domain="course")
+    for _ in range(3):
+        model.learn_impression("u", item, context, features, clicked)
+        p = model.predict_proba("u", item, context, features)
+        assert 0.0 <= p <= 1.0
+        assert math.isfinite(p)
+
+
+def test_forget_user_keeps_predictions(trained: tuple[CtrModel, list[float]]) -> None:
+    model = pickle.loads(pickle.dumps(trained[0]))
+    item = ItemInfo("i1", "course")
+    before = model.predict_proba("u1", item, Context(ts=0.0), {})
+    model.forget_user("u1")
+    assert model.predict_proba("u1", item, Context(ts=0.0), {}) == before
+
+
+def test_rejects_invalid_parameters() -> None:
+    with pytest.raises(ValueError, match="prior_ctr"):
+        CtrModel(prior_ctr=0.0)
+    with pytest.raises(ValueError, match="n_bins"):
+        reliability_bins([0.5], [True], n_bins=0)
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(online_models.ctr).failed == 0
