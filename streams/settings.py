@@ -94,6 +94,57 @@ class Settings:
     sink_batch_seconds: float = _env(
         "CROSSREC_SINK_BATCH_SECONDS", "1.0", "...or after this many seconds, whichever first."
     )
+    analyst_user: str = _env(
+        "CROSSREC_ANALYST_USER", "crossrec_analyst", "Read-only ClickHouse user for analysts."
+    )
+    analyst_password: str = _env(
+        "CROSSREC_ANALYST_PASSWORD",
+        "analyst-local-change-me",
+        "Password of the analyst user (set it in production).",
+        secret=True,
+    )
+    k_anonymity: int = _env(
+        "CROSSREC_K_ANONYMITY",
+        "10",
+        "Analyst views suppress groups with fewer distinct users than this.",
+    )
+    dp_epsilon: float = _env(
+        "CROSSREC_DP_EPSILON",
+        "1.0",
+        "Privacy budget of the noisy (Laplace) views shared outside the team.",
+    )
+    # --- Learning and experiments -----------------------------------------------------------
+    experiment: str = _env(
+        "CROSSREC_EXPERIMENT",
+        "ranker-v1:full=50,mf_only=25,popularity=25",
+        "A/B experiment: name:strategy=weight,... (first = control); strategies: "
+        "full, mf_only, popularity.",
+    )
+    label_window_s: float = _env(
+        "CROSSREC_LABEL_WINDOW_S",
+        "1800",
+        "A click counts for an impression if it comes within this many seconds (event time).",
+    )
+    attribution_window_s: float = _env(
+        "CROSSREC_ATTRIBUTION_WINDOW_S",
+        "86400",
+        "A purchase/order counts as converted from a recommendation within this window.",
+    )
+    recommend_on: str = _env(
+        "CROSSREC_RECOMMEND_ON",
+        "click,course_purchase,partner_order",
+        "Event types that trigger a fresh recommendation, comma separated.",
+    )
+    recommend_k: int = _env("CROSSREC_RECOMMEND_K", "10", "Items per recommendation.")
+    debounce_s: float = _env(
+        "CROSSREC_DEBOUNCE_S",
+        "10",
+        "After a recommendation, clicks by the same user within this many seconds "
+        "(event time) do not trigger another one.",
+    )
+    snapshot_every_s: float = _env(
+        "CROSSREC_SNAPSHOT_EVERY_S", "60", "How often the worker snapshots its models."
+    )
     # --- Privacy ---------------------------------------------------------------------------
     pseudonym_key: str = _env(
         "CROSSREC_PSEUDONYM_KEY",

@@ -55,7 +55,7 @@ def run_everything(settings: Settings, simulate_rate: float) -> int:
             time.sleep(5)  # let the worker join its group before traffic starts
             simulator = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "simulate", "--kafka",
-                 "--rate", str(simulate_rate), "--events", "0"]
+                 "--rate", str(simulate_rate), "--events", "1000000000", "--quiet"]
             )  # fmt: skip
         print("crossrec is up — press Ctrl-C to stop everything", flush=True)
         while worker.poll() is None:

@@ -1,0 +1,90 @@
+"""Hooks that let optional scorers plug into :class:`~online_models.recommender.CrossDomainRecommender`.
+
+The recommender owns retrieval (matrix factorisation, item-kNN, popularity) and the final
+blend. Other components — a click-through model, a content-based candidate source, an
+exploration policy — plug in through these small protocols so neither side imports the
+other's implementation.
+
+``features`` is a read-only mapping of numeric features the recommender already computed for
+one (user, item) pair. Keys that are always present (see :data:`FEATURE_NAMES`):
+
+- ``mf_score``: dot product of user and item factors plus biases (0.0 for cold users);
+- ``knn_score``: item-kNN similarity to the user's recent history (0.0 when none);
+- ``popularity``: time-decayed popularity of the item in [0, 1] (normalised by the maximum);
+- ``blend``: the recommender's blended score before the click model;
+- ``position``: 0-based rank of the item in the blended list;
+- ``cross_domain``: 1.0 when the item's domain differs from ``context.trigger_domain``;
+- ``price``: the item's price.
+
+Implementations must not mutate ``features`` and must treat missing keys as 0.0, so new
+features can be added without breaking them.
+
+>>> class Constant:
+...     def predict_proba(self, user, item, context, features):
+...         return 0.1
+...     def learn_impression(self, user, item, context, features, clicked):
+...         return None
+>>> isinstance(Constant(), ClickModel)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from online_models.types import Context, ItemInfo
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "mf_score",
+    "knn_score",
+    "popularity",
+    "blend",
+    "position",
+    "cross_domain",
+    "price",
+)
+
+
+@runtime_checkable
+class ClickModel(Protocol):
+    """Predicts and learns the probability that a shown item is clicked (CTR)."""
+
+    def predict_proba(
+        self, user: str, item: ItemInfo, context: Context, features: Mapping[str, float]
+    ) -> float:
+        """Probability in [0, 1] that ``user`` clicks ``item`` if shown; no side effects."""
+
+    def learn_impression(
+        self,
+        user: str,
+        item: ItemInfo,
+        context: Context,
+        features: Mapping[str, float],
+        clicked: bool,
+    ) -> None:
+        """Learn from one labelled impression (shown, then clicked or not)."""
+
+
+@runtime_checkable
+class CandidateSource(Protocol):
+    """Proposes extra candidates (e.g. content-based similarity for cold users)."""
+
+    def candidates(self, user: str, k: int, context: Context) -> list[tuple[str, float, str]]:
+        """Up to ``k`` ``(item_id, score, reason)`` triples, best first; no side effects.
+
+        ``score`` should be in [0, 1]; unknown item ids are dropped by the recommender.
+        """
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Re-orders a final list, e.g. an exploration policy that swaps in uncertain items."""
+
+    def rerank(
+        self, user: str, ranked: Sequence[tuple[str, float]], k: int, context: Context
+    ) -> list[str]:
+        """Return at most ``k`` item ids chosen from ``ranked`` (``(item_id, score)``, best
+        first). Must only return ids present in ``ranked``; no side effects on ``ranked``.
+        Randomness must come from a seeded generator owned by the implementation and driven
+        by its inputs (e.g. ``context.ts``), so ``recommend`` stays repeatable."""
