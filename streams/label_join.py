@@ -18,6 +18,7 @@ number of open impressions within one window.
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from dataclasses import dataclass
 
 
@@ -32,12 +33,15 @@ class Label:
 
 
 class LabelJoin:
-    def __init__(self, window_s: float = 1800.0, max_open: int = 1_000_000) -> None:
+    def __init__(
+        self, window_s: float = 1800.0, remember_s: float = 86400.0, max_open: int = 1_000_000
+    ) -> None:
         self.window_s = window_s
+        self.remember_s = remember_s
         self.max_open = max_open
         self._open: dict[tuple[str, str], tuple[str, int, float]] = {}
         self._expiry: list[tuple[float, str, str]] = []
-        self._closed_recent: set[tuple[str, str]] = set()
+        self._closed: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._open)
@@ -54,7 +58,7 @@ class LabelJoin:
         expired = self.advance(ts)
         for item_id, position in zip(item_ids, positions, strict=True):
             key = (rec_id, item_id)
-            if key in self._open or key in self._closed_recent:
+            if key in self._open or key in self._closed:
                 continue  # a replayed impression opens nothing twice
             self._open[key] = (user, position, ts)
             heapq.heappush(self._expiry, (ts + self.window_s, rec_id, item_id))
@@ -68,7 +72,7 @@ class LabelJoin:
         slot = self._open.pop((rec_id, item_id), None)
         if slot is not None:
             user, position, shown_at = slot
-            self._closed_recent.add((rec_id, item_id))
+            self._close((rec_id, item_id), ts)
             labels.append(Label(rec_id, user, item_id, position, True, shown_at))
         return labels
 
@@ -77,13 +81,21 @@ class LabelJoin:
         labels: list[Label] = []
         while self._expiry and self._expiry[0][0] < ts:
             labels.extend(self._expire_oldest())
+        while self._closed and next(iter(self._closed.values())) < ts - self.remember_s:
+            self._closed.popitem(last=False)
         return labels
 
+    def _close(self, key: tuple[str, str], ts: float) -> None:
+        self._closed[key] = ts
+        self._closed.move_to_end(key)
+        while len(self._closed) > self.max_open:
+            self._closed.popitem(last=False)
+
     def _expire_oldest(self) -> list[Label]:
-        _, rec_id, item_id = heapq.heappop(self._expiry)
-        self._closed_recent.discard((rec_id, item_id))
+        expires_at, rec_id, item_id = heapq.heappop(self._expiry)
         slot = self._open.pop((rec_id, item_id), None)
         if slot is None:
             return []
+        self._close((rec_id, item_id), expires_at)
         user, position, shown_at = slot
         return [Label(rec_id, user, item_id, position, False, shown_at)]
