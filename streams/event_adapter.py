@@ -1,7 +1,7 @@
 """Wire events (``schemas``) → the models' vocabulary (``online_models.types``). Pure.
 
-The one place that decides how strongly each kind of feedback speaks: a purchase or an order
-says more about taste than a click.
+How strongly each kind of feedback speaks (a purchase says more than a click) is the models'
+decision (``kind_weights``), so every interaction leaves here with weight 1.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from collections.abc import Mapping
 
 from online_models.types import Interaction, ItemInfo
 from schemas import Click, CoursePurchase, Event, ItemUpsert, PartnerOrder
-
-KIND_WEIGHTS: Mapping[str, float] = {"click": 1.0, "course_purchase": 3.0, "partner_order": 3.0}
 
 
 def item_info(event: ItemUpsert) -> ItemInfo:
@@ -40,7 +38,6 @@ def interactions(event: Event, catalogue: Mapping[str, ItemInfo]) -> list[Intera
             item=item,
             kind=kind,  # type: ignore[arg-type]
             ts=ts,
-            weight=KIND_WEIGHTS[kind],
             domain=None if info is None else info.domain,
         )
 

@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 Headers = list[tuple[str, bytes]]
 
+TRACE_HEADER = "produced_at_ns"
+"""Set by producers (the simulator does) to the wall-clock ns of the original produce; carried
+through to the recommendation so the benchmark measures event → recommendation latency."""
+
 
 class Outbox(Protocol):
     async def send(

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from online_models.types import Context, Domain, ItemInfo, Recommender
 from schemas import (
@@ -36,6 +36,9 @@ from schemas import (
 from streams.event_adapter import interactions, item_info
 from streams.experiments import Experiment
 from streams.label_join import Label, LabelJoin
+from streams.online_metrics import OnlineMetrics
+
+V = TypeVar("V")
 
 
 @runtime_checkable
@@ -83,8 +86,10 @@ class RecommendationService:
         self.opted_out: set[str] = set()
         self.last_served: OrderedDict[str, float] = OrderedDict()
         self.labels = LabelJoin(window_s=config.label_window_s)
-        self.labels_seen = 0
-        self.clicks_labelled = 0
+        self.metrics = OnlineMetrics()
+        # What each user was last shown (for hit rate) and each list's p_click (for log loss).
+        self.last_list: OrderedDict[str, tuple[str, frozenset[str]]] = OrderedDict()
+        self.served_p_click: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     # --- the one entry point --------------------------------------------------------------
     def handle(self, event: Event) -> list[Served]:
@@ -111,6 +116,7 @@ class RecommendationService:
                 self.labels.impression(event.rec_id, user, event.item_ids, event.positions, ts)
             )
             return []
+        self._score_engagement(event, user)
         served = self._maybe_recommend(event, user, ts)
         if isinstance(event, Click) and event.rec_id is not None:
             self._learn_labels(self.labels.click(event.rec_id, event.item_id, ts))
@@ -126,6 +132,7 @@ class RecommendationService:
             model.forget_user(user)
         self.opted_out.discard(user)
         self.last_served.pop(user, None)
+        self.last_list.pop(user, None)
 
     # --- internals ------------------------------------------------------------------------
     def _model_for(self, user: str) -> Recommender:
@@ -141,10 +148,6 @@ class RecommendationService:
         is_click = isinstance(event, Click)
         if is_click and last is not None and 0 <= ts - last < self.config.debounce_s:
             return []  # a burst of clicks yields one fresh list
-        self.last_served[user] = ts
-        self.last_served.move_to_end(user)
-        while len(self.last_served) > self.config.max_tracked_users:
-            self.last_served.popitem(last=False)
         variant = self.experiment.assign(user)
         model = self._model_for(user)
         context = Context(
@@ -168,9 +171,13 @@ class RecommendationService:
             if s.item_id in self.catalogue
         )
         if not items:
-            return []
+            return []  # nothing to show yet: no debounce either, the next event may serve
+        _remember(self.last_served, user, ts, self.config)
+        rec_id = rec_id_for(event.event_id, variant)
+        _remember(self.last_list, user, (variant, frozenset(i.item_id for i in items)), self.config)
+        _remember(self.served_p_click, rec_id, {i.item_id: i.p_click for i in items}, self.config)
         recommendation = Recommendation(
-            rec_id=rec_id_for(event.event_id, variant),
+            rec_id=rec_id,
             user_id=user,
             items=items,
             variant=variant,
@@ -191,10 +198,21 @@ class RecommendationService:
             return None if info is None else info.domain
         return None
 
+    def _score_engagement(self, event: Event, user: str) -> None:
+        """Prequential hit rate: was the engaged item in the list shown before this event?"""
+        shown = self.last_list.get(user)
+        if shown is None:
+            return
+        variant, items = shown
+        for interaction in interactions(event, self.catalogue):
+            self.metrics.engagement(variant, interaction.item in items)
+
     def _learn_labels(self, labels: Iterable[Label]) -> None:
         for label in labels:
-            self.labels_seen += 1
-            self.clicks_labelled += label.clicked
+            p_clicks = self.served_p_click.get(label.rec_id)
+            if p_clicks is not None and label.item_id in p_clicks:
+                variant = self.experiment.assign(label.user)
+                self.metrics.label(variant, p_clicks[label.item_id], label.clicked)
             if label.user in self.opted_out:
                 continue
             model = self._model_for(label.user)
@@ -203,6 +221,13 @@ class RecommendationService:
                 model.learn_impression(
                     label.user, label.item_id, label.position, label.clicked, context
                 )
+
+
+def _remember(memory: OrderedDict[str, V], key: str, value: V, config: ServiceConfig) -> None:
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > config.max_tracked_users:
+        memory.popitem(last=False)
 
 
 def rec_id_for(event_id: str, variant: str) -> str:

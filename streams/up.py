@@ -8,6 +8,7 @@ first, the worker gets SIGTERM (it flushes its sink and commits offsets), then t
 from __future__ import annotations
 
 import importlib.util
+import signal
 import subprocess
 import sys
 import time
@@ -30,7 +31,12 @@ def _stop(proc: subprocess.Popen[bytes] | None, name: str, timeout: float = 60.0
         proc.wait()
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_everything(settings: Settings, simulate_rate: float) -> int:
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops everything like Ctrl-C
     kafka = LocalKafka(
         settings.data_dir / "kafka",
         port=settings.local_kafka_port,
@@ -50,12 +56,17 @@ def run_everything(settings: Settings, simulate_rate: float) -> int:
         clickhouse.start()
         if port_in_use(settings.web_port):
             raise ServiceError(f"the worker's web port {settings.web_port} is already taken")
-        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"])
+        # Children get their own sessions: a terminal's Ctrl-C reaches only this process,
+        # which then stops them in order.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], start_new_session=True
+        )
         if importlib.util.find_spec("simulator.command") is not None:
             time.sleep(5)  # let the worker join its group before traffic starts
             simulator = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "simulate", "--kafka",
-                 "--rate", str(simulate_rate), "--events", "1000000000", "--quiet"]
+                 "--rate", str(simulate_rate), "--events", "1000000000", "--quiet"],
+                start_new_session=True,
             )  # fmt: skip
         print("crossrec is up — press Ctrl-C to stop everything", flush=True)
         while worker.poll() is None:
@@ -66,6 +77,7 @@ def run_everything(settings: Settings, simulate_rate: float) -> int:
         print("\nCtrl-C: shutting down", flush=True)
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut shutdown
         _stop(simulator, "simulator")
         _stop(worker, "worker")
         print("stopping ClickHouse and Kafka ...", flush=True)

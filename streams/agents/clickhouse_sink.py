@@ -19,14 +19,19 @@ writer = ClickHouseWriter(settings)
 
 @app.agent(events_valid)
 async def sink_events(stream: Any) -> AsyncIterator[int]:
-    async for batch in stream.take(settings.sink_batch_rows, within=settings.sink_batch_seconds):
-        now = datetime.now(UTC)
-        rows = []
-        for raw in batch:
-            try:
-                rows.append(event_row(decode_event(raw).event, now))
-            except InvalidEvent as exc:
-                # Only ingestion writes events.valid, so this means a foreign producer: say so.
-                log.error("events.valid holds a message that breaks the contract: %s", exc)
-        await writer.write(f"{settings.clickhouse_database}.events", EVENT_COLUMNS, rows)
-        yield len(rows)
+    try:
+        async for batch in stream.take(
+            settings.sink_batch_rows, within=settings.sink_batch_seconds
+        ):
+            now = datetime.now(UTC)
+            rows = []
+            for raw in batch:
+                try:
+                    rows.append(event_row(decode_event(raw).event, now))
+                except InvalidEvent as exc:
+                    # Only ingestion writes events.valid: a foreign producer did this. Say so.
+                    log.error("events.valid holds a message that breaks the contract: %s", exc)
+            await writer.write(f"{settings.clickhouse_database}.events", EVENT_COLUMNS, rows)
+            yield len(rows)
+    finally:
+        await writer.close()

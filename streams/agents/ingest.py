@@ -15,7 +15,7 @@ from streams.app import app, dead_letters, events_in, events_valid, settings
 from streams.dedupe import RecentIds
 from streams.ingest import Accepted, Ingestor, Rejected
 from streams.metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_VALID, PII_STRIPPED, STAGE_SECONDS
-from streams.outbox import Outbox, TopicOutbox
+from streams.outbox import TRACE_HEADER, Outbox, TopicOutbox
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,13 @@ def dead_letter_headers(rejected: Rejected, message: Any) -> list[tuple[str, byt
     ]
 
 
+def _trace(headers: Any) -> list[tuple[str, bytes]] | None:
+    """Carry the producer's timestamp header along, so latency is measured end to end."""
+    items = headers.items() if isinstance(headers, dict) else (headers or [])
+    kept = [(k, v) for k, v in items if k == TRACE_HEADER]
+    return kept or None
+
+
 @app.agent(events_in)
 async def ingest(stream: Any) -> AsyncIterator[Accepted | Rejected]:
     async for event in stream.events():
@@ -46,7 +53,7 @@ async def ingest(stream: Any) -> AsyncIterator[Accepted | Rejected]:
             EVENTS_VALID.labels(event_type=outcome.event.EVENT_TYPE).inc()
             for field in outcome.stripped_pii:
                 PII_STRIPPED.labels(field=field).inc()
-            await outbox.send(events_valid, outcome.key, outcome.value)
+            await outbox.send(events_valid, outcome.key, outcome.value, _trace(event.headers))
         else:
             DEAD_LETTERS.labels(code=outcome.code).inc()
             log.info("dead-lettered a message: %s", outcome.code)

@@ -1,0 +1,71 @@
+"""Prequential quality of what the stream actually served, per A/B variant.
+
+- hit rate @k: when a user clicks, buys or orders an item, was it in the last list served to
+  them (computed *before* the event was learnt)? The online twin of replay's Recall@k.
+- CTR log loss and calibration: each labelled impression's served ``p_click`` against whether
+  it was clicked.
+
+Counters only, so totals add up across workers and over time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+
+@dataclass
+class VariantMetrics:
+    opportunities: int = 0
+    hits: int = 0
+    labels: int = 0
+    clicks: int = 0
+    logloss_sum: float = 0.0
+    p_click_sum: float = 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.opportunities if self.opportunities else 0.0
+
+    @property
+    def logloss(self) -> float:
+        return self.logloss_sum / self.labels if self.labels else 0.0
+
+    @property
+    def ctr(self) -> float:
+        return self.clicks / self.labels if self.labels else 0.0
+
+    @property
+    def mean_p_click(self) -> float:
+        return self.p_click_sum / self.labels if self.labels else 0.0
+
+
+class OnlineMetrics:
+    def __init__(self) -> None:
+        self.by_variant: dict[str, VariantMetrics] = defaultdict(VariantMetrics)
+
+    def engagement(self, variant: str, hit: bool) -> None:
+        m = self.by_variant[variant]
+        m.opportunities += 1
+        m.hits += hit
+
+    def label(self, variant: str, p_click: float, clicked: bool) -> None:
+        m = self.by_variant[variant]
+        p = min(max(p_click, 1e-6), 1 - 1e-6)
+        m.labels += 1
+        m.clicks += clicked
+        m.p_click_sum += p
+        m.logloss_sum += -math.log(p if clicked else 1 - p)
+
+    def as_rows(self) -> list[tuple[str, str, float, int]]:
+        """(variant, metric, value, count) for dashboards and the ClickHouse sink."""
+        rows = []
+        for variant, m in sorted(self.by_variant.items()):
+            rows += [
+                (variant, "hit_rate", m.hit_rate, m.opportunities),
+                (variant, "ctr", m.ctr, m.labels),
+                (variant, "ctr_logloss", m.logloss, m.labels),
+                (variant, "mean_p_click", m.mean_p_click, m.labels),
+            ]
+        return rows
