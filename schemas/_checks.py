@@ -173,9 +173,33 @@ def check_tuple(value: object, field: str, min_len: int, max_len: int) -> tuple[
 
 def check_id_tuple(value: object, field: str, min_len: int, max_len: int) -> tuple[str, ...]:
     items = check_tuple(value, field, min_len, max_len)
+    if not items:
+        return items
+    # Fast path, all in C: join() fails on any non-string, and the joined text is printable
+    # ASCII only if every element is. Naming a bad element is left to the slow path.
+    try:
+        joined = "".join(items)
+    except TypeError:
+        joined = None
+    lengths = list(map(len, items)) if joined is not None else []
+    if (
+        joined is not None
+        and joined.isascii()
+        and joined.isprintable()
+        and min(lengths) > 0
+        and max(lengths) <= MAX_ID
+    ):
+        return items
     for i, item in enumerate(items):
         check_id(item, f"{field}[{i}]")
     return items
+
+
+def check_position_tuple(value: tuple[Any, ...], field: str) -> tuple[int, ...]:
+    """Elements checked with :func:`check_position`; returns the tuple of plain ints."""
+    if all(type(p) is int and 0 <= p <= MAX_SAFE_INT for p in value):
+        return value
+    return tuple(check_position(p, f"{field}[{i}]") for i, p in enumerate(value))
 
 
 def check_ts(value: object, field: str) -> datetime:

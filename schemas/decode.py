@@ -170,7 +170,7 @@ def _partner_order(d: dict[str, Any]) -> PartnerOrder:
 
 def _impression(d: dict[str, Any]) -> Impression:
     positions = wire_array(d["positions"])
-    if type(positions) is tuple:
+    if type(positions) is tuple and float in set(map(type, positions)):
         positions = tuple(map(wire_int, positions))
     return Impression(
         event_id=d["event_id"],

@@ -37,7 +37,7 @@ from schemas._checks import (
     check_id_tuple,
     check_optional_id,
     check_optional_position,
-    check_position,
+    check_position_tuple,
     check_text,
     check_ts,
     check_tuple,
@@ -198,10 +198,7 @@ class Impression(_Checked):
                 "they must be the same length",
                 "positions",
             )
-        self._set(
-            "positions",
-            tuple(check_position(p, f"positions[{i}]") for i, p in enumerate(positions)),
-        )
+        self._set("positions", check_position_tuple(positions, "positions"))
         check_id(self.surface, "surface")
 
 

@@ -123,7 +123,7 @@ def item_upserts(draw: st.DrawFn) -> ItemUpsert:
         item_id=draw(ids()),
         domain=domain,
         partner_id=None if domain == "course" else draw(ids()),
-        title=draw(st.text(st.characters(exclude_categories=("Cs",)), max_size=300)),
+        title=draw(st.text(st.characters(codec="utf-8"), max_size=300)),
         tags=tuple(draw(st.lists(ids(), max_size=32))),
         price=draw(amounts()),
         active=draw(st.booleans()),
