@@ -1,4 +1,4 @@
-"""Hooks that let optional scorers plug into :class:`~online_models.recommender.CrossDomainRecommender`.
+"""Hooks that let optional scorers plug into the cross-domain recommender.
 
 The recommender owns retrieval (matrix factorisation, item-kNN, popularity) and the final
 blend. Other components — a click-through model, a content-based candidate source, an

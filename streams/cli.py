@@ -16,27 +16,16 @@ from streams.local.process import ServiceError
 from streams.settings import Settings, documented_settings
 
 
-def _local_services(settings: Settings) -> tuple[object, object]:
-    from streams.local.clickhouse import LocalClickHouse
-    from streams.local.kafka import LocalKafka
-
-    kafka = LocalKafka(
-        settings.data_dir / "kafka",
-        port=settings.local_kafka_port,
-        controller_port=settings.local_kafka_port + 1,
-    )
-    clickhouse = LocalClickHouse(
-        settings.data_dir / "clickhouse",
-        http_port=settings.local_clickhouse_http_port,
-        tcp_port=settings.local_clickhouse_tcp_port,
-    )
-    return kafka, clickhouse
-
-
 def cmd_service(args: argparse.Namespace, settings: Settings) -> int:
-    kafka, clickhouse = _local_services(settings)
-    service = {"kafka": kafka, "clickhouse": clickhouse}[args.service]
-    getattr(service, args.action)()
+    from streams.local.stack import local_clickhouse, local_kafka, start_clickhouse
+
+    kafka, clickhouse = local_kafka(settings), local_clickhouse(settings)
+    if args.action == "stop":
+        (kafka if args.service == "kafka" else clickhouse).stop()
+    elif args.service == "kafka":
+        kafka.start()
+    else:
+        start_clickhouse(clickhouse, settings)
     print(f"{args.service}: {args.action} done")
     return 0
 

@@ -1,4 +1,4 @@
-"""Sub-commands whose engines live outside ``streams`` (wired here, implemented there)."""
+"""Sub-commands whose engines live outside the CLI module (wired here, implemented there)."""
 
 from __future__ import annotations
 
@@ -30,4 +30,40 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, default_bootstrap=settings.kafka_bootstrap, default_topic=settings.topic_in)
 
 
-ALL: list[Callable[[SubParsers], None]] = [add_simulate]
+def add_replay(sub: SubParsers) -> None:
+    from online_models.replay_command import configure_parser
+
+    parser = sub.add_parser(
+        "replay", help="evaluate the models prequentially on a CSV/JSONL interaction log"
+    )
+    configure_parser(parser)
+    parser.set_defaults(func=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from online_models.replay_command import run
+
+    return run(args)
+
+
+def add_report(sub: SubParsers) -> None:
+    from streams.analytics.report import configure_parser, run
+
+    parser = sub.add_parser(
+        "report", help="A/B results with significance, cross-domain funnel, chart over time"
+    )
+    configure_parser(parser)
+    parser.set_defaults(func=run)
+
+
+def add_bench(sub: SubParsers) -> None:
+    from streams.bench.command import configure_parser, run
+
+    parser = sub.add_parser(
+        "bench", help="throughput and latency on real local Kafka vs a bare consume→produce loop"
+    )
+    configure_parser(parser)
+    parser.set_defaults(func=run)
+
+
+ALL: list[Callable[[SubParsers], None]] = [add_simulate, add_replay, add_report, add_bench]

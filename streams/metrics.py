@@ -28,3 +28,8 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1.0),
 )
+ONLINE_METRIC = Gauge(
+    "crossrec_online_metric",
+    "Prequential quality of served lists since start (hit_rate, ctr, ctr_logloss, ...)",
+    ["variant", "metric"],
+)

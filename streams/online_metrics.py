@@ -5,7 +5,9 @@
 - CTR log loss and calibration: each labelled impression's served ``p_click`` against whether
   it was clicked.
 
-Counters only, so totals add up across workers and over time.
+Counters only, so totals add up across workers and over time. Besides the running totals
+(for Prometheus) a window accumulates since the last :meth:`OnlineMetrics.take_window`, which
+the worker calls once a minute to write per-minute rows to ClickHouse.
 """
 
 from __future__ import annotations
@@ -44,28 +46,40 @@ class VariantMetrics:
 class OnlineMetrics:
     def __init__(self) -> None:
         self.by_variant: dict[str, VariantMetrics] = defaultdict(VariantMetrics)
+        self.window: dict[str, VariantMetrics] = defaultdict(VariantMetrics)
 
     def engagement(self, variant: str, hit: bool) -> None:
-        m = self.by_variant[variant]
-        m.opportunities += 1
-        m.hits += hit
+        for m in (self.by_variant[variant], self.window[variant]):
+            m.opportunities += 1
+            m.hits += hit
 
     def label(self, variant: str, p_click: float, clicked: bool) -> None:
-        m = self.by_variant[variant]
         p = min(max(p_click, 1e-6), 1 - 1e-6)
-        m.labels += 1
-        m.clicks += clicked
-        m.p_click_sum += p
-        m.logloss_sum += -math.log(p if clicked else 1 - p)
+        loss = -math.log(p if clicked else 1 - p)
+        for m in (self.by_variant[variant], self.window[variant]):
+            m.labels += 1
+            m.clicks += clicked
+            m.p_click_sum += p
+            m.logloss_sum += loss
 
     def as_rows(self) -> list[tuple[str, str, float, int]]:
-        """(variant, metric, value, count) for dashboards and the ClickHouse sink."""
-        rows = []
-        for variant, m in sorted(self.by_variant.items()):
-            rows += [
-                (variant, "hit_rate", m.hit_rate, m.opportunities),
-                (variant, "ctr", m.ctr, m.labels),
-                (variant, "ctr_logloss", m.logloss, m.labels),
-                (variant, "mean_p_click", m.mean_p_click, m.labels),
-            ]
+        """(variant, metric, value, count) of the running totals."""
+        return _rows(self.by_variant)
+
+    def take_window(self) -> list[tuple[str, str, float, int]]:
+        """(variant, metric, value, count) since the last call; starts a new window."""
+        rows = _rows(self.window)
+        self.window = defaultdict(VariantMetrics)
         return rows
+
+
+def _rows(metrics: dict[str, VariantMetrics]) -> list[tuple[str, str, float, int]]:
+    rows = []
+    for variant, m in sorted(metrics.items()):
+        rows += [
+            (variant, "hit_rate", m.hit_rate, m.opportunities),
+            (variant, "ctr", m.ctr, m.labels),
+            (variant, "ctr_logloss", m.logloss, m.labels),
+            (variant, "mean_p_click", m.mean_p_click, m.labels),
+        ]
+    return rows

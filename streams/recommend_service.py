@@ -33,6 +33,7 @@ from schemas import (
     Recommendation,
     RecommendedItem,
 )
+from streams.dedupe import RecentIds
 from streams.event_adapter import interactions, item_info
 from streams.experiments import Experiment
 from streams.label_join import Label, LabelJoin
@@ -46,7 +47,7 @@ class LearnsFromImpressions(Protocol):
     """A model that also learns click-through from labelled impressions (the CTR path)."""
 
     def learn_impression(
-        self, user: str, item_id: str, position: int, clicked: bool, context: Context
+        self, user: str, item_id: str, context: Context, clicked: bool, position: int = 0
     ) -> None: ...
 
 
@@ -59,6 +60,7 @@ class ServiceConfig:
     isolated_variants: bool = True
     model_version: str = "crossrec-0.1"
     max_tracked_users: int = 1_000_000
+    dedupe_window_s: float = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +77,18 @@ class RecommendationService:
         experiment: Experiment,
         model_factory: Callable[[str], Recommender],
         config: ServiceConfig,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.experiment = experiment
         self.config = config
-        self.clock = clock
+        self.clock = clock or _utc_now
         strategies = experiment.names if config.isolated_variants else (experiment.control,)
         self.models: dict[str, Recommender] = {v: model_factory(v) for v in strategies}
         self.catalogue: dict[str, ItemInfo] = {}
         self.opted_out: set[str] = set()
         self.last_served: OrderedDict[str, float] = OrderedDict()
         self.labels = LabelJoin(window_s=config.label_window_s)
+        self.seen = RecentIds(capacity=config.max_tracked_users, window_s=config.dedupe_window_s)
         self.metrics = OnlineMetrics()
         # What each user was last shown (for hit rate) and each list's p_click (for log loss).
         self.last_list: OrderedDict[str, tuple[str, frozenset[str]]] = OrderedDict()
@@ -93,7 +96,13 @@ class RecommendationService:
 
     # --- the one entry point --------------------------------------------------------------
     def handle(self, event: Event) -> list[Served]:
-        """Answer (if the event triggers), then learn. Returns what to publish."""
+        """Answer (if the event triggers), then learn. Returns what to publish.
+
+        An event id seen before is ignored: ingestion de-duplicates too, but its window does
+        not survive a crash, while this one is part of the checkpointed learner.
+        """
+        if self.seen.check_and_add(event.event_id, event.ts.timestamp()):
+            return []
         if isinstance(event, ItemUpsert):
             info = item_info(event)
             self.catalogue[info.item_id] = info
@@ -219,7 +228,7 @@ class RecommendationService:
             if isinstance(model, LearnsFromImpressions):
                 context = Context(ts=label.impression_ts)
                 model.learn_impression(
-                    label.user, label.item_id, label.position, label.clicked, context
+                    label.user, label.item_id, context, label.clicked, position=label.position
                 )
 
 
@@ -228,6 +237,10 @@ def _remember(memory: OrderedDict[str, V], key: str, value: V, config: ServiceCo
     memory.move_to_end(key)
     while len(memory) > config.max_tracked_users:
         memory.popitem(last=False)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def rec_id_for(event_id: str, variant: str) -> str:

@@ -13,9 +13,8 @@ import subprocess
 import sys
 import time
 
-from streams.local.clickhouse import LocalClickHouse
-from streams.local.kafka import LocalKafka
 from streams.local.process import ServiceError, port_in_use
+from streams.local.stack import local_clickhouse, local_kafka, start_clickhouse
 from streams.settings import Settings
 
 
@@ -37,23 +36,15 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def run_everything(settings: Settings, simulate_rate: float) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops everything like Ctrl-C
-    kafka = LocalKafka(
-        settings.data_dir / "kafka",
-        port=settings.local_kafka_port,
-        controller_port=settings.local_kafka_port + 1,
-    )
-    clickhouse = LocalClickHouse(
-        settings.data_dir / "clickhouse",
-        http_port=settings.local_clickhouse_http_port,
-        tcp_port=settings.local_clickhouse_tcp_port,
-    )
+    kafka = local_kafka(settings)
+    clickhouse = local_clickhouse(settings)
     worker: subprocess.Popen[bytes] | None = None
     simulator: subprocess.Popen[bytes] | None = None
     try:
         print(f"starting Kafka on {kafka.bootstrap} ...", flush=True)
         kafka.start()
         print(f"starting ClickHouse on {clickhouse.url} ...", flush=True)
-        clickhouse.start()
+        start_clickhouse(clickhouse, settings)
         if port_in_use(settings.web_port):
             raise ServiceError(f"the worker's web port {settings.web_port} is already taken")
         # Children get their own sessions: a terminal's Ctrl-C reaches only this process,

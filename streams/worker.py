@@ -11,10 +11,10 @@ log = logging.getLogger(__name__)
 
 
 def prepare_clickhouse(settings: Settings) -> list[int]:
-    """Apply pending migrations (idempotent) before any agent writes."""
+    """Apply pending migrations and the analytics settings (idempotent) before any write."""
     import clickhouse_connect
 
-    from streams.sinks.migrations import apply_migrations, load_migrations
+    from streams.analytics.setup import prepare_analytics
 
     client = clickhouse_connect.get_client(
         dsn=settings.clickhouse_url,
@@ -22,7 +22,7 @@ def prepare_clickhouse(settings: Settings) -> list[int]:
         password=settings.clickhouse_password,
     )
     try:
-        return apply_migrations(client, settings.clickhouse_database, load_migrations())
+        return prepare_analytics(client, settings)
     finally:
         client.close()
 
@@ -35,10 +35,17 @@ def run_worker(loglevel: str = "info") -> None:
 
     import streams.agents  # noqa: F401  (registers the agents)
     from streams.app import app, settings
+    from streams.topic_admin import ensure_topics_sync
 
+    created = ensure_topics_sync(settings)
+    if created:
+        log.info("created topics %s", created)
     applied = prepare_clickhouse(settings)
     if applied:
         log.info("applied ClickHouse migrations %s", applied)
+    from streams.agents.recommend import restore_learner
+
+    restore_learner()
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.listen_host)
     Worker(app, loglevel=loglevel).execute_from_commandline()

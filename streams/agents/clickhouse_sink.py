@@ -1,4 +1,9 @@
-"""events.valid → ClickHouse ``events``, in batches acknowledged only once written."""
+"""Stream → ClickHouse: validated events, served recommendations and per-minute model metrics.
+
+Batches are written from inside ``stream.take()`` and the writer retries until ClickHouse has
+them, so offsets are acknowledged only after the rows are durable (DESIGN.md). Tables are
+ReplacingMergeTree on deterministic ids, so a replay after a crash never double counts.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +12,76 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas import InvalidEvent, decode_event
-from streams.app import app, events_valid, settings
+from schemas import InvalidEvent, decode_event, decode_recommendation
+from streams.agents import recommend
+from streams.app import app, events_valid, recommendations, settings
+from streams.outbox import TRIGGER_HEADER
 from streams.sinks.clickhouse_writer import ClickHouseWriter
-from streams.sinks.rows import EVENT_COLUMNS, event_row
+from streams.sinks.rows import (
+    EVENT_COLUMNS,
+    MODEL_METRIC_COLUMNS,
+    RECOMMENDATION_COLUMNS,
+    ModelMetric,
+    event_row,
+    model_metric_row,
+    recommendation_row,
+)
 
 log = logging.getLogger(__name__)
 
 writer = ClickHouseWriter(settings)
+_db = settings.clickhouse_database
+
+
+def _take(stream: Any) -> Any:
+    return stream.take(settings.sink_batch_rows, within=settings.sink_batch_seconds)
 
 
 @app.agent(events_valid)
 async def sink_events(stream: Any) -> AsyncIterator[int]:
-    try:
-        async for batch in stream.take(
-            settings.sink_batch_rows, within=settings.sink_batch_seconds
-        ):
-            now = datetime.now(UTC)
-            rows = []
-            for raw in batch:
-                try:
-                    rows.append(event_row(decode_event(raw).event, now))
-                except InvalidEvent as exc:
-                    # Only ingestion writes events.valid: a foreign producer did this. Say so.
-                    log.error("events.valid holds a message that breaks the contract: %s", exc)
-            await writer.write(f"{settings.clickhouse_database}.events", EVENT_COLUMNS, rows)
-            yield len(rows)
-    finally:
-        await writer.close()
+    async for batch in _take(stream):
+        now = datetime.now(UTC)
+        rows = []
+        for raw in batch:
+            try:
+                rows.append(event_row(decode_event(raw).event, now))
+            except InvalidEvent as exc:
+                # Only ingestion writes events.valid: a foreign producer did this. Say so.
+                log.error("events.valid holds a message that breaks the contract: %s", exc)
+        await writer.write(f"{_db}.events", EVENT_COLUMNS, rows)
+        yield len(rows)
+
+
+@app.agent(recommendations)
+async def sink_recommendations(stream: Any) -> AsyncIterator[int]:
+    async for batch in stream.take_events(
+        settings.sink_batch_rows, within=settings.sink_batch_seconds
+    ):
+        rows = []
+        for event in batch:
+            try:
+                rec = decode_recommendation(event.value or b"")
+            except InvalidEvent as exc:
+                log.error("recommendations holds a message that breaks the contract: %s", exc)
+                continue
+            trigger = dict(event.headers or {}).get(TRIGGER_HEADER, b"").decode()
+            rows.append(recommendation_row(rec, trigger))
+        await writer.write(f"{_db}.recommendations", RECOMMENDATION_COLUMNS, rows)
+        yield len(rows)
+
+
+@app.timer(interval=60.0)  # type: ignore[untyped-decorator]
+async def sink_model_metrics() -> None:
+    now = datetime.now(UTC)
+    version = recommend.learner.service.config.model_version
+    rows = [
+        model_metric_row(ModelMetric(now, version, variant, metric, value, count), now)
+        for variant, metric, value, count in recommend.publish_online_metrics()
+        if count
+    ]
+    await writer.write(f"{_db}.model_metrics", MODEL_METRIC_COLUMNS, rows)
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def _close_writer(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+    await writer.close()

@@ -1,0 +1,99 @@
+"""The production strategy: every model working together behind one ``Recommender``.
+
+:class:`~online_models.recommender.CrossDomainRecommender` retrieves and blends (MF,
+item-kNN, popularity); this class adds the parts that plug into it and keeps them all fed:
+
+- content similarity (:mod:`online_models.content`) as an extra candidate source, so cold
+  users and new items get matches by tags;
+- the CTR model (:mod:`online_models.ctr`) re-ranking the shortlist with calibrated ``p_click``;
+- exploration (:mod:`online_models.exploration`) giving new items a fair share of slots;
+- online segments (:mod:`online_models.segments`) feeding the CTR model's features.
+
+Each part sees every catalogue upsert and every interaction it needs, and ``forget_user``
+reaches all of them.
+
+>>> from online_models.types import Context, Interaction, ItemInfo
+>>> ranker = FullRanker(seed=1)
+>>> for i in range(5):
+...     ranker.upsert_item(ItemInfo(f"c{i}", "course", tags=("cooking",)))
+>>> ranker.learn(Interaction("p:u", "c0", "click", ts=0.0))
+>>> len(ranker.recommend("p:u", 3, Context(ts=1.0))) <= 3
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from online_models.content import ContentSimilarity
+from online_models.ctr import CtrModel
+from online_models.exploration import Explorer
+from online_models.recommender import CrossDomainRecommender
+from online_models.segments import UserSegments
+from online_models.types import Context, Interaction, ItemInfo, Scored
+
+
+class FullRanker:
+    """MF + item-kNN + popularity + content candidates, CTR re-rank, exploration, segments."""
+
+    def __init__(
+        self,
+        n_factors: int = 32,
+        explore: bool = True,
+        max_users: int = 1_000_000,
+        seed: int = 0,
+    ) -> None:
+        self.n_factors = n_factors
+        self.explore = explore
+        self.max_users = max_users
+        self.seed = seed
+        self.segments = UserSegments(max_users=max_users, seed=seed)
+        self.content = ContentSimilarity(max_users=max_users, seed=seed)
+        self.explorer = Explorer(seed=seed)
+        self.ctr = CtrModel(seed=seed)
+        self.recommender = CrossDomainRecommender(
+            n_factors=n_factors,
+            max_users=max_users,
+            click_model=self.ctr,
+            candidate_source=self.content,
+            reranker=self.explorer if explore else None,
+            seed=seed,
+        )
+
+    def upsert_item(self, item: ItemInfo) -> None:
+        self.recommender.upsert_item(item)
+        self.content.upsert_item(item)
+        self.explorer.upsert_item(item)
+        self.segments.upsert_item(item)
+
+    def learn(self, interaction: Interaction) -> None:
+        self.recommender.learn(interaction)
+        self.content.observe(interaction)
+        self.segments.observe(interaction)
+
+    def recommend(self, user: str, k: int, context: Context) -> list[Scored]:
+        return self.recommender.recommend(user, k, self._with_segment(user, context))
+
+    def learn_impression(
+        self, user: str, item_id: str, context: Context, clicked: bool, position: int = 0
+    ) -> None:
+        """One labelled impression: trains the CTR model and the exploration posteriors."""
+        context = self._with_segment(user, context)
+        self.recommender.learn_impression(user, item_id, context, clicked, position=position)
+        self.explorer.update(item_id, clicked)
+
+    def forget_user(self, user: str) -> None:
+        self.recommender.forget_user(user)
+        self.content.forget_user(user)
+        self.segments.forget_user(user)
+        self.explorer.forget_user(user)
+        self.ctr.forget_user(user)
+
+    def knows_user(self, user: str) -> bool:
+        return self.recommender.knows_user(user)
+
+    def _with_segment(self, user: str, context: Context) -> Context:
+        segment = self.segments.segment_of(user)
+        if segment is None or context.segment == segment:
+            return context
+        return dataclasses.replace(context, segment=segment)

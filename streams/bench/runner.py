@@ -1,0 +1,241 @@
+"""The benchmark's order of work: workload, bare loop, then one fresh worker per catalogue size.
+
+Each worker gets its own topics, consumer group (= Faust app id) and ClickHouse database, so
+runs never see each other's data. Per worker: load the catalogue and wait until it is fully
+processed (so the measurement starts with the catalogue in the model), drain a batch at full
+speed, then run each fixed rate. Every child process is registered in :attr:`Bench.children`
+so the command can stop it even when the event loop is gone (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streams.bench.kafka_probe import BenchError, KafkaProbe
+from streams.bench.phases import Pipeline, drain_phase, paced_phase
+from streams.bench.processes import Isolation, Subprocess, bare_process, worker_env, worker_process
+from streams.bench.services import Endpoints
+from streams.bench.workload import Workload, build_workload
+from streams.kafka_config import aiokafka_options
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    items: list[int]
+    users: int
+    drain_events: int
+    rates: list[float]
+    duration_s: float
+    partitions: int
+    drain_timeout: float
+    seed: int = 0
+    worker_loglevel: str = "warning"
+
+    def paced_counts(self) -> list[int]:
+        return [max(1, round(r * self.duration_s)) for r in self.rates]
+
+
+class Bench:
+    def __init__(
+        self,
+        config: BenchConfig,
+        settings: Settings,
+        endpoints: Endpoints,
+        workdir: Path,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.endpoints = endpoints
+        self.workdir = workdir
+        self.progress = progress
+        self.children: list[Subprocess] = []
+        self.run_id = f"bench{os.getpid()}x{secrets.token_hex(2)}"
+        self.options = {**aiokafka_options(settings), "bootstrap_servers": endpoints.bootstrap}
+        self.bare: dict[str, Any] | None = None
+        self.runs: list[dict[str, Any]] = []  # completed runs, kept for a report on Ctrl-C
+
+    async def run(self) -> dict[str, Any]:
+        probe = KafkaProbe(self.options)
+        await probe.start()
+        try:
+            for items in self.config.items:
+                self.progress(f"generating the workload for {items:,} items ...")
+                workload = build_workload(
+                    items,
+                    self.config.users,
+                    self.config.drain_events,
+                    self.config.paced_counts(),
+                    seed=self.config.seed,
+                )
+                if self.bare is None:
+                    self.bare = await self._bare(probe, workload)
+                self.runs.append(await self._ours(probe, workload))
+            return {"bare": self.bare, "runs": self.runs}
+        finally:
+            await probe.stop()
+
+    async def _phases(
+        self, probe: KafkaProbe, pipeline: Pipeline, workload: Workload, label: str
+    ) -> dict[str, Any]:
+        """Drain, then each fixed rate; an error ends this pipeline's run, not the benchmark."""
+        cfg = self.config
+        result: dict[str, Any] = {"max_rate": None, "fixed": [], "error": None}
+        try:
+            self.progress(f"{label}: max rate, {len(workload.drain):,} events flat out ...")
+            result["max_rate"] = await drain_phase(
+                probe, pipeline, workload.drain, cfg.drain_timeout
+            )
+            self.progress(f"{label}: max rate -> {_rate(result['max_rate'])}")
+            for events_per_s, batch in zip(cfg.rates, workload.paced, strict=True):
+                self.progress(
+                    f"{label}: fixed {events_per_s:,.0f} ev/s for {cfg.duration_s:g} s ..."
+                )
+                fixed = await paced_phase(probe, pipeline, batch, events_per_s, cfg.drain_timeout)
+                result["fixed"].append(fixed)
+                self.progress(f"{label}: fixed {events_per_s:,.0f} ev/s -> {_latency(fixed)}")
+        except BenchError as exc:
+            result["error"] = str(exc)
+            self.progress(f"{label}: FAILED: {exc}")
+        return result
+
+    async def _bare(self, probe: KafkaProbe, workload: Workload) -> dict[str, Any]:
+        unique = f"{self.run_id}_bare"
+        topic_in, topic_out, group = f"{unique}.in", f"{unique}.out", f"{unique}-group"
+        await probe.create_topics([topic_in, topic_out], self.config.partitions)
+        child = bare_process(
+            self.endpoints.bootstrap, topic_in, topic_out, group, self.workdir / "bare_loop.log"
+        )
+        pipeline = Pipeline(
+            name="bare",
+            input_topic=topic_in,
+            group_id=group,
+            consumed_topics=(topic_in,),
+            outputs={"out": topic_out},
+            processed_stage="out",
+            latency_stages=("out",),
+            alive=child.alive,
+        )
+        self.children.append(child)
+        child.start()
+        try:
+            result = await self._phases(probe, pipeline, workload, "bare loop")
+        finally:
+            child.stop()
+            if not self.endpoints.own_kafka:
+                await probe.delete_topics([topic_in, topic_out])
+        result.update(
+            process={"stopped_cleanly": child.stopped_cleanly, "log": str(child.log_path)}
+        )
+        if result["error"]:
+            result["process"]["log_tail"] = child.tail()
+        return result
+
+    async def _ours(self, probe: KafkaProbe, workload: Workload) -> dict[str, Any]:
+        cfg = self.config
+        iso = Isolation(f"{self.run_id}_{workload.items}", cfg.partitions)
+        label = f"crossrec {workload.items:,} items"
+        await probe.create_topics(iso.topics(), cfg.partitions)
+        env = worker_env(
+            dict(os.environ),
+            iso,
+            self.endpoints.bootstrap,
+            self.endpoints.clickhouse_url,
+            self.workdir / f"worker-{workload.items}",
+        )
+        child = worker_process(
+            env, self.workdir / f"worker-{workload.items}.log", cfg.worker_loglevel
+        )
+        pipeline = Pipeline(
+            name="crossrec",
+            input_topic=iso.topic_in,
+            group_id=iso.app_id,
+            consumed_topics=(iso.topic_in, iso.topic_valid),
+            outputs={
+                "valid": iso.topic_valid,
+                "recommendations": iso.topic_recommendations,
+                "dlq": iso.topic_dlq,
+            },
+            processed_stage="valid",
+            latency_stages=("recommendations", "valid"),
+            alive=child.alive,
+        )
+        self.children.append(child)
+        child.start()
+        result: dict[str, Any] = {"items": workload.items, "app_id": iso.app_id}
+        try:
+            self.progress(f"{label}: loading the catalogue ({len(workload.catalogue):,} items) ...")
+            try:
+                # A big catalogue takes minutes to load: allow 200 items/s on top.
+                catalogue_timeout = cfg.drain_timeout + len(workload.catalogue) / 200
+                result["catalogue"] = await drain_phase(
+                    probe, pipeline, workload.catalogue, catalogue_timeout
+                )
+            except BenchError as exc:
+                result.update(catalogue=None, max_rate=None, fixed=[], error=str(exc))
+            else:
+                self.progress(f"{label}: catalogue loaded at {_rate(result['catalogue'])}")
+                if not result["catalogue"]["drained"]:
+                    result.update(max_rate=None, fixed=[], error="catalogue not processed in time")
+                else:
+                    result.update(await self._phases(probe, pipeline, workload, label))
+        finally:
+            self.progress(f"{label}: stopping the worker (SIGTERM) ...")
+            child.stop()
+            await self._clean_up(probe, iso)
+        recs = (result.get("max_rate") or {}).get("outputs", {}).get("recommendations", 0)
+        result["measured_output"] = "recommendations" if recs else "events.valid"
+        result["worker"] = {
+            "stopped_cleanly": child.stopped_cleanly,
+            "log": str(child.log_path),
+            "log_problems": child.problems(),
+        }
+        if result.get("error"):
+            result["worker"]["log_tail"] = child.tail()
+        return result
+
+    async def _clean_up(self, probe: KafkaProbe, iso: Isolation) -> None:
+        """Leave shared servers as we found them; our own servers vanish with the temp dir."""
+        if not self.endpoints.own_kafka:
+            await probe.delete_topics(iso.topics())
+        if not self.endpoints.own_clickhouse:
+            with contextlib.suppress(Exception):
+                import clickhouse_connect
+
+                client = clickhouse_connect.get_client(
+                    dsn=self.endpoints.clickhouse_url,
+                    username=self.settings.clickhouse_user,
+                    password=self.settings.clickhouse_password,
+                )
+                try:
+                    client.command(f"DROP DATABASE IF EXISTS `{iso.database}`")
+                finally:
+                    client.close()
+
+    def stop_children(self) -> None:
+        for child in self.children:
+            child.stop()
+
+
+def _rate(figures: dict[str, Any] | None) -> str:
+    if not figures or figures.get("events_per_s") is None:
+        return "no output observed"
+    return f"{figures['events_per_s']:,.0f} events/s ({figures['processed']:,} processed)"
+
+
+def _latency(figures: dict[str, Any]) -> str:
+    lat = figures["latency_ms"]
+    head = lat["headline"]
+    if not head or not head["count"]:
+        return "no latency sample"
+    return (
+        f"{lat['measured_stage']}: p50 {head['p50']:.1f} ms, p99 {head['p99']:.1f} ms "
+        f"({head['count']:,} samples, drained={figures['drained']})"
+    )

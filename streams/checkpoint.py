@@ -1,0 +1,121 @@
+"""Model state that survives crashes: snapshot + the offsets it covers + catch-up replay.
+
+A :class:`Checkpoint` is the whole learner (the :class:`RecommendationService`: models,
+catalogue, consent, label join) together with, per partition of ``events.valid``, the offset
+of the last event it has learnt. It is written with :mod:`online_models.snapshot` (versioned,
+checked before unpickling, atomic rename).
+
+Writing must not stall the event loop, so :func:`save_in_background` forks: the child owns a
+copy-on-write image of the learner at that instant, pickles it and writes the file, while the
+parent keeps consuming (the same trick as Redis' BGSAVE).
+
+On start the worker loads the newest checkpoint and :func:`catch_up` replays ``events.valid``
+from the checkpoint's offsets up to the consumer group's committed offsets, learning only
+(those events' recommendations were already published). From there Faust resumes at the
+committed offsets, so every event is learnt exactly once; events the checkpoint already holds
+but that were not yet committed are skipped by offset in the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from online_models import snapshot
+from schemas import InvalidEvent, decode_event
+from streams.kafka_config import aiokafka_options
+from streams.recommend_service import RecommendationService
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "learner.snap"
+
+
+@dataclass
+class Checkpoint:
+    service: RecommendationService
+    topic: str
+    offsets: dict[int, int] = field(default_factory=dict)
+    """Partition → offset of the last event learnt."""
+    taken_at: float = 0.0
+
+
+def checkpoint_path(settings: Settings) -> Path:
+    return settings.data_dir / "snapshots" / settings.app_id / CHECKPOINT_FILE
+
+
+def load_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint at ``path``, or None if there is none; a bad file is an error."""
+    if not path.exists():
+        return None
+    return snapshot.load(path, expected=Checkpoint)
+
+
+def save_now(checkpoint: Checkpoint, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.taken_at = time.time()
+    snapshot.save(checkpoint, path)
+
+
+async def save_in_background(checkpoint: Checkpoint, path: Path) -> bool:
+    """Fork; the child writes the snapshot of this instant. True once the file is written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pid = os.fork()
+    if pid == 0:  # the child: no event loop, no logging, just write and leave
+        code = 0
+        try:
+            save_now(checkpoint, path)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+    ok = os.waitstatus_to_exitcode(status) == 0
+    if not ok:
+        log.error("writing the model snapshot to %s failed", path)
+    return ok
+
+
+async def catch_up(checkpoint: Checkpoint, settings: Settings) -> int:
+    """Learn the events between the checkpoint and the group's committed offsets."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        group_id=settings.app_id, enable_auto_commit=False, **aiokafka_options(settings)
+    )
+    await consumer.start()
+    replayed = 0
+    try:
+        await consumer.topics()  # fetches metadata, so partitions are known
+        partitions = consumer.partitions_for_topic(checkpoint.topic) or set()
+        for partition in sorted(partitions):
+            tp = TopicPartition(checkpoint.topic, partition)
+            end = await consumer.committed(tp)
+            start = checkpoint.offsets.get(partition, -1) + 1
+            if end is None or end <= start:
+                continue
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            position = start
+            while position < end:
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1000)
+                records = batch.get(tp, [])
+                if not records:
+                    break
+                for record in records:
+                    if record.offset >= end:
+                        break
+                    try:
+                        checkpoint.service.handle(decode_event(record.value or b"").event)
+                    except InvalidEvent:
+                        log.error("skipping a bad message at offset %d", record.offset)
+                    checkpoint.offsets[partition] = record.offset
+                    replayed += 1
+                position = records[-1].offset + 1
+    finally:
+        await consumer.stop()
+    return replayed

@@ -1,0 +1,65 @@
+"""``crossrec bench --quick`` end to end against the session's real Kafka and ClickHouse.
+
+A smoke test of the harness, not a timed test: it checks that both pipelines (the real worker
+and the bare loop) were measured — positive throughput, latency samples whose percentiles are
+ordered — and that the report's last stdout line is the JSON document scripts rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.local.clickhouse import LocalClickHouse
+from streams.local.kafka import LocalKafka
+
+pytestmark = pytest.mark.integration
+
+
+def _check_latency(name: str, latency_ms: dict[str, Any]) -> None:
+    assert latency_ms, f"{name}: no fixed-rate phase was measured"
+    for rate, figures in latency_ms.items():
+        assert figures["count"] > 0, f"{name} at {rate} ev/s: no latency sample"
+        assert 0 <= figures["p50"] <= figures["p95"] <= figures["p99"], (name, rate, figures)
+
+
+def test_quick_bench_measures_worker_and_bare_loop(
+    kafka: LocalKafka, clickhouse: LocalClickHouse, tmp_path: Path
+) -> None:
+    report_file = tmp_path / "bench.json"
+    cmd = [
+        sys.executable, "-m", "streams.bench", "--quick",
+        "--bootstrap", kafka.bootstrap, "--clickhouse-url", clickhouse.url,
+        "--workdir", str(tmp_path / "work"), "--output", str(report_file),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    last_line = done.stdout.strip().splitlines()[-1]
+    report = json.loads(last_line)
+    assert report == json.loads(report_file.read_text())
+    assert report["machine"]["cpu_count"] >= 1
+    assert report["services"] == {
+        "bootstrap": kafka.bootstrap,
+        "clickhouse_url": clickhouse.url,
+        "own_kafka": False,
+        "own_clickhouse": False,
+    }
+
+    summary = report["summary"]
+    assert summary["bare"]["max_events_per_s"] > 0
+    _check_latency("bare loop", summary["bare"]["latency_ms"])
+    [ours] = summary["crossrec"]
+    assert ours["error"] is None, report["runs"][0].get("worker")
+    assert ours["max_events_per_s"] > 0
+    assert ours["max_rate_vs_bare"] > 0
+    _check_latency("crossrec", ours["latency_ms"])
+
+    run = report["runs"][0]
+    assert run["worker"]["stopped_cleanly"] is True, run["worker"]
+    assert run["max_rate"]["processed"] == run["max_rate"]["produced"], run["max_rate"]

@@ -1,0 +1,132 @@
+"""Issue 'The stream' end to end on the real local Kafka (and ClickHouse for the sink):
+simulator traffic in → recommendations out, for the right users, across domains, with
+consent honoured and no raw id on any topic after ingestion."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from schemas import (
+    Click,
+    Consent,
+    CoursePurchase,
+    Event,
+    ItemUpsert,
+    PartnerOrder,
+    decode_event,
+    decode_recommendation,
+    encode_event,
+    is_pseudonym,
+    pseudonymise,
+)
+from simulator.payload import encode_all
+from simulator.traffic import Traffic
+from simulator.world import World
+from streams.local.clickhouse import LocalClickHouse
+from streams.local.kafka import LocalKafka
+from tests.integration.clickhouse_io import wait_for_rows
+from tests.integration.kafka_io import consume, produce
+from tests.integration.worker_process import running_worker, worker_env
+
+pytestmark = pytest.mark.integration
+
+
+def _scripted(catalogue: list[ItemUpsert], after: datetime) -> list[Event]:
+    """A cooking-course buyer, a fresh-food orderer and a user who opts out, then clicks."""
+    cooking = next(i for i in catalogue if i.domain == "course" and "cooking" in i.tags)
+    fresh = next(i for i in catalogue if i.domain == "fresh_food")
+    ts = [after + timedelta(seconds=s) for s in range(1, 6)]
+    return [
+        CoursePurchase(
+            event_id="e2e-purchase", ts=ts[0], user_id="user-e2e-cook",
+            course_id=cooking.item_id, price=cooking.price, currency="EUR",
+        ),
+        PartnerOrder(
+            event_id="e2e-order", ts=ts[1], user_id="user-e2e-order",
+            partner_id=fresh.partner_id or "p", domain="fresh_food",
+            item_ids=(fresh.item_id,), amount=fresh.price, currency="EUR",
+        ),
+        Consent(event_id="e2e-consent", ts=ts[2], user_id="user-e2e-optout", personalisation=False),
+        Click(event_id="e2e-optout-click", ts=ts[3], user_id="user-e2e-optout",
+              item_id=cooking.item_id, surface="home"),
+    ]  # fmt: skip
+
+
+async def test_simulated_traffic_yields_cross_domain_recommendations(
+    kafka: LocalKafka, clickhouse: LocalClickHouse, unique: str, tmp_path: Path
+) -> None:
+    env = worker_env(kafka, clickhouse, unique, tmp_path)
+    env["CROSSREC_EXPERIMENT"] = "e2e:full=1"
+    key = env["CROSSREC_PSEUDONYM_KEY"].encode()
+
+    world = World(seed=11, n_users=300, n_items=400)
+    emitted = list(itertools.islice(encode_all(Traffic(world, seed=11)), 3_000))
+    events = [decode_event(e.payload).event for e in emitted]
+    catalogue = [e for e in events if isinstance(e, ItemUpsert)]
+    scripted = _scripted(catalogue, after=max(e.ts for e in events))
+    messages = [(e.key, e.payload) for e in emitted] + [
+        (e.user_id.encode() if e.user_id else None, encode_event(e)) for e in scripted
+    ]
+    raw_user_of = {e.event_id: e.user_id for e in [*events, *scripted] if e.user_id}
+
+    with running_worker(env, tmp_path / "worker.log"):
+        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], messages)
+        valid = await consume(kafka.bootstrap, env["CROSSREC_TOPIC_VALID"], len(messages))
+        recs_raw = await _until_sources(
+            kafka.bootstrap, env["CROSSREC_TOPIC_RECOMMENDATIONS"],
+            {"e2e-purchase", "e2e-order", "e2e-optout-click"},
+        )  # fmt: skip
+        rec_ids = {orjson.loads(r)["rec_id"] for r in recs_raw}
+        stored = await wait_for_rows(
+            clickhouse,
+            f"SELECT DISTINCT rec_id, trigger_type FROM {unique}.recommendations FINAL "
+            "WHERE rec_id IN {ids:Array(String)}",
+            until=len(rec_ids),
+            parameters={"ids": sorted(rec_ids)},
+        )
+    log = (tmp_path / "worker.log").read_text()[-3000:]
+    assert len(valid) == len(messages), log
+
+    recs = [decode_recommendation(r) for r in recs_raw]
+    by_source = {r.source_event_id: r for r in recs}
+    assert {"e2e-purchase", "e2e-order", "e2e-optout-click"} <= set(by_source), log
+    assert len(recs) > 50, "simulated clicks, purchases and orders trigger recommendations"
+
+    for rec in recs:  # each list goes to the user whose event triggered it, pseudonymised
+        assert is_pseudonym(rec.user_id)
+        assert rec.user_id == pseudonymise(key, raw_user_of[rec.source_event_id])
+        assert 0 < len(rec.items) <= 10
+
+    after_course = by_source["e2e-purchase"]
+    assert any(i.domain != "course" for i in after_course.items), after_course
+    after_order = by_source["e2e-order"]
+    assert any(i.domain == "course" for i in after_order.items), after_order
+    opted_out = by_source["e2e-optout-click"]
+    assert all(i.reason.startswith("popular in ") for i in opted_out.items), opted_out
+
+    assert {rec_id for rec_id, _ in stored} == rec_ids, "every served list reaches ClickHouse"
+    assert {trigger for _, trigger in stored} <= {"click", "course_purchase", "partner_order"}
+
+    raw_ids = {u.encode() for u in raw_user_of.values()}
+    for record in [*valid]:
+        assert record.key is not None
+        assert not any(raw in (record.value or b"") for raw in raw_ids)
+        assert record.key not in raw_ids
+    for raw in recs_raw:
+        assert not any(r in raw for r in raw_ids)
+
+
+async def _until_sources(bootstrap: str, topic: str, wanted: set[str]) -> list[bytes]:
+    """Read recommendations until every wanted source event has been answered."""
+    for attempt in range(12):
+        records = await consume(bootstrap, topic, expected=10**9, timeout=10.0)
+        values = [r.value or b"" for r in records]
+        sources = {orjson.loads(v)["source_event_id"] for v in values}
+        if wanted <= sources or attempt == 11:
+            return values
+    return []

@@ -1,0 +1,187 @@
+"""Focused tests: catalogue, user index, retrieval, MF, item-kNN, popularity, metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from online_models.catalogue import Catalogue
+from online_models.item_knn import ItemKNN
+from online_models.matrix_factorisation import MatrixFactorisation
+from online_models.metrics import MAE, RMSE, LogLoss, NDCGAtK, RecallAtK, RocAuc
+from online_models.popularity import Popularity
+from online_models.retrieval import top_k, top_k_mixed
+from online_models.types import Context, Interaction, ItemInfo
+from online_models.users import UserIndex
+
+
+def test_catalogue_rows_are_stable_and_domain_index_follows_updates() -> None:
+    cat = Catalogue(initial_capacity=1)
+    rows = [cat.upsert(ItemInfo(f"i{n}", "course")) for n in range(5)]
+    assert rows == list(range(5))
+    assert cat.upsert(ItemInfo("i2", "fashion", active=False)) == 2
+    assert "i2" not in cat.ids_in_domain("course")
+    assert "i2" in cat.ids_in_domain("fashion")
+    assert cat.active.tolist() == [True, True, False, True, True]
+    assert cat.rows_of(["i4", "nope", "i0"]) == [4, 0]
+    assert cat.n_active() == 4
+
+
+def test_user_index_evicts_least_recently_seen_and_recycles_rows() -> None:
+    idx = UserIndex(max_users=3, evict_fraction=0.34)
+    for u in "abc":
+        idx.touch(u)
+    idx.touch("a")  # b is now the least recently seen
+    row, evicted = idx.touch("d")
+    assert "b" not in idx and "a" in idx and len(idx) == 3
+    assert evicted == [row]  # b's row is reused by d
+    assert idx.remove("zzz") is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40_000),
+    k=st.integers(1, 30),
+    seed=st.integers(0, 2**16),
+    n_excl=st.integers(0, 5),
+)
+def test_top_k_is_exact(n: int, k: int, seed: int, n_excl: int) -> None:
+    rng = np.random.default_rng(seed)
+    s = rng.normal(size=n).astype(np.float32)
+    mask = rng.random(n) > 0.2
+    excl = rng.integers(0, n, n_excl).tolist()
+    got = top_k(s, k, mask=mask, exclude_rows=excl)
+    allowed = mask.copy()
+    allowed[excl] = False
+    expect = np.flatnonzero(allowed)[np.argsort(-s[allowed], kind="stable")][:k]
+    assert sorted(got.tolist()) == sorted(expect.tolist())
+    assert np.all(np.diff(s[got]) <= 0)
+
+
+def test_top_k_mixed_honours_quotas() -> None:
+    s = np.arange(100, dtype=np.float32)
+    codes = np.zeros(100, dtype=np.int8)
+    codes[:10] = 3  # the domain-3 items are the worst scored
+    got = top_k_mixed(s, 10, codes, {3: 4})
+    assert len(got) == 10
+    assert int((codes[got] == 3).sum()) == 4
+
+
+def _ratings(n_users: int = 60, n_items: int = 40, seed: int = 0) -> list[Interaction]:
+    rng = np.random.default_rng(seed)
+    P = rng.normal(0, 1, (n_users, 2))
+    Q = rng.normal(0, 1, (n_items, 2))
+    out = []
+    for t in range(6000):
+        u, i = int(rng.integers(n_users)), int(rng.integers(n_items))
+        r = float(np.clip(3 + P[u] @ Q[i], 1, 5))
+        out.append(Interaction(f"u{u}", f"i{i}", "rating", float(t), rating=r))
+    return out
+
+
+def test_mf_learns_ratings_better_than_the_mean() -> None:
+    mf = MatrixFactorisation(n_factors=4, seed=0)
+    data = _ratings()
+    for it in data[:5000]:
+        mf.upsert_item(ItemInfo(it.item, "course"))
+        mf.learn(it)
+    mean = mf.global_mean
+    test = [(it.user, it.item, float(it.rating or 0.0)) for it in data[5000:]]
+    err_mf = np.mean([abs(mf.predict_rating(u, i) - r) for u, i, r in test])
+    err_mean = np.mean([abs(mean - r) for _, _, r in test])
+    assert err_mf < 0.8 * err_mean
+
+
+def test_mf_cold_start_inserts_nothing() -> None:
+    mf = MatrixFactorisation(n_factors=4)
+    mf.upsert_item(ItemInfo("a", "course"))
+    mf.learn(Interaction("u", "a", "rating", 0.0, rating=4.0))
+    assert mf.predict_rating("ghost", "a") == mf.predict_rating("ghost2", "a")
+    assert mf.predict_rating("u", "ghost-item") == mf.predict_rating("u", "other-ghost")
+    assert not mf.knows_user("ghost") and mf.n_users == 1
+    assert mf.user_vector("ghost") is None
+
+
+def test_mf_implicit_prefers_items_of_similar_users() -> None:
+    mf = MatrixFactorisation(n_factors=8, lr=0.1, seed=1)
+    items = [ItemInfo(f"c{i}", "course") for i in range(4)] + [
+        ItemInfo(f"f{i}", "fresh_food") for i in range(4)
+    ]
+    for it in items:
+        mf.upsert_item(it)
+    # Two tastes: cooking (c0, c1, f0, f1) and fashion-ish (c2, c3, f2, f3).
+    for rep in range(40):
+        for u in range(20):
+            group = ("c0", "c1", "f0", "f1") if u % 2 == 0 else ("c2", "c3", "f2", "f3")
+            for item in group[: 3 if u == 0 else 4]:
+                mf.learn(Interaction(f"u{u}", item, "click", float(rep)))
+    ctx = Context(ts=0.0, exclude=frozenset({"c0", "c1", "f0"}))
+    recs = [s.item_id for s in mf.recommend("u0", 2, ctx)]
+    assert recs[0] == "f1"
+
+
+def test_item_knn_neighbours_are_bounded_and_history_is_a_ring() -> None:
+    knn = ItemKNN(history_size=3, n_neighbours=2)
+    for i in range(6):
+        knn.upsert_item(ItemInfo(f"i{i}", "course"))
+    for i in range(6):
+        knn.learn(Interaction("u", f"i{i}", "click", float(i)))
+    assert knn.history("u") == ["i5", "i4", "i3"]
+    assert knn._nb_ids.shape[1] == 2
+    knn.learn(Interaction("v", "i5", "click", 9.0))
+    got = [s.item_id for s in knn.recommend("v", 5, Context(ts=9.0))]
+    assert set(got) <= {"i4", "i3", "i2"} and got
+
+
+def test_item_knn_space_saving_keeps_the_heavy_neighbour() -> None:
+    knn = ItemKNN(history_size=2, n_neighbours=3)
+    for name in ["a", "b", *[f"x{i}" for i in range(10)]]:
+        knn.upsert_item(ItemInfo(name, "course"))
+    t = 0.0
+    for n in range(10):
+        for item in ("a", "b"):
+            knn.learn(Interaction(f"heavy{n}", item, "click", t))
+        knn.learn(Interaction(f"light{n}", "a", "click", t))
+        knn.learn(Interaction(f"light{n}", f"x{n}", "click", t))
+        t += 1
+    knn.learn(Interaction("probe", "a", "click", t))
+    assert knn.recommend("probe", 1, Context(ts=t))[0].item_id == "b"
+
+
+def test_popularity_decays_old_events_and_filters_domains() -> None:
+    pop = Popularity(half_life=10.0, trend_half_life=1.0)
+    for it in [ItemInfo("old", "course"), ItemInfo("new", "course"), ItemInfo("f", "fashion")]:
+        pop.upsert_item(it)
+    for _ in range(4):
+        pop.learn(Interaction("u", "old", "click", 0.0))
+    pop.learn(Interaction("u", "new", "click", 100.0))  # 4 * 2**-10 < 1
+    pop.learn(Interaction("u", "f", "click", 50.0))
+    assert pop.recommend("x", 3, Context(ts=100.0))[0].item_id == "new"
+    assert [r for r, _ in pop.top(5, domain="fashion")] == [2]
+    assert pop.trending()[1] > pop.trending()[0]
+    pop.learn(Interaction("u", "old", "click", 1e6))  # forces a rebase, stays finite
+    assert np.isfinite(pop.scores()).all()
+
+
+def test_metrics() -> None:
+    mae, rmse = MAE(window=2), RMSE()
+    for y, p in [(1.0, 3.0), (2.0, 2.0), (4.0, 3.0)]:
+        mae.update(y, p)
+        rmse.update(y, p)
+    assert mae.get() == 0.5
+    assert math.isclose(rmse.get(), math.sqrt(5 / 3))
+    rec, ndcg = RecallAtK(k=1), NDCGAtK(k=2)
+    rec.update("a", ["a", "b"])
+    rec.update("b", ["a", "b"])
+    ndcg.update("b", ["a", "b"])
+    assert rec.get() == 0.5
+    assert math.isclose(ndcg.get(), 1 / math.log2(3))
+    ll, auc = LogLoss(), RocAuc()
+    for y, p in [(True, 0.8), (False, 0.4), (False, 0.9)]:
+        ll.update(y, p)
+        auc.update(y, p)
+    assert math.isclose(auc.get(), 0.5)
+    assert ll.get() > 0

@@ -1,0 +1,217 @@
+"""Focused tests: the blended cross-domain recommender, its hooks, snapshots, replay."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from online_models import replay_command
+from online_models.popularity import Popularity
+from online_models.recommender import CrossDomainRecommender
+from online_models.replay import ReplayInputError, parse_record, read_events
+from online_models.scorers import CandidateSource, ClickModel, Reranker
+from online_models.snapshot import MAGIC, SnapshotError, dumps, load, loads, save
+from online_models.types import PARTNER_DOMAINS, Context, Interaction, InteractionKind, ItemInfo
+
+
+def catalogue_items() -> list[ItemInfo]:
+    items = [ItemInfo(f"course-{i}", "course", tags=("cooking",)) for i in range(10)]
+    for d in PARTNER_DOMAINS:
+        items += [ItemInfo(f"{d}-{i}", d, partner="p") for i in range(10)]
+    return items
+
+
+def model(**kw: object) -> CrossDomainRecommender:
+    rec = CrossDomainRecommender(n_factors=8, **kw)  # type: ignore[arg-type]
+    for it in catalogue_items():
+        rec.upsert_item(it)
+    t = 0.0
+    for u in range(30):
+        for item in ("course-1", "fresh_food-1", "restaurant_deal-2", "fresh_food-3"):
+            t += 1
+            kind: InteractionKind = "course_purchase" if item.startswith("course") else "click"
+            rec.learn(Interaction(f"u{u}", item, kind, t))
+    return rec
+
+
+def test_course_trigger_favours_partner_domains_with_a_reason() -> None:
+    rec = model()
+    rec.learn(Interaction("me", "course-1", "course_purchase", 1000.0))
+    recs = rec.recommend("me", 5, Context(ts=1000.0, trigger_domain="course"))
+    domains = [rec.catalogue.get(s.item_id).domain for s in recs]  # type: ignore[union-attr]
+    assert sum(d != "course" for d in domains) >= 3
+    assert "course-1" not in [s.item_id for s in recs]  # bought: never again
+    assert "because you bought a course in cooking" in {s.reason for s in recs}
+
+
+def test_partner_trigger_favours_courses() -> None:
+    rec = model()
+    for n in range(2, 6):  # a few more courses with some (low) popularity
+        rec.learn(Interaction("someone", f"course-{n}", "click", 500.0))
+    recs = rec.recommend("stranger", 5, Context(ts=0.0, trigger_domain="fresh_food"))
+    domains = [rec.catalogue.get(s.item_id).domain for s in recs]  # type: ignore[union-attr]
+    assert domains.count("course") >= 3
+
+
+def test_not_personalised_is_popularity_only() -> None:
+    rec = model()
+    a = rec.recommend("u1", 5, Context(ts=0.0, personalised=False))
+    b = rec.recommend("stranger", 5, Context(ts=0.0, personalised=False))
+    assert [s.item_id for s in a if s.item_id not in rec.knn.history("u1")] or a == []
+    assert all(s.reason.startswith("popular in ") for s in a + b)
+
+
+def test_inactive_items_are_never_recommended() -> None:
+    rec = model()
+    rec.upsert_item(ItemInfo("fresh_food-3", "fresh_food", partner="p", active=False))
+    for user in ("stranger", "u1", "me"):
+        assert "fresh_food-3" not in [s.item_id for s in rec.recommend(user, 50, Context(ts=0))]
+
+
+class FixedCtr:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bool]] = []
+
+    def predict_proba(
+        self, user: str, item: ItemInfo, context: Context, features: Mapping[str, float]
+    ) -> float:
+        return 0.9 if item.domain == "fashion" else 0.1
+
+    def learn_impression(
+        self, user: str, item: ItemInfo, context: Context,
+        features: Mapping[str, float], clicked: bool,
+    ) -> None:
+        assert "knn_score" in features
+        self.seen.append((item.item_id, clicked))
+
+
+class Content:
+    def candidates(self, user: str, k: int, context: Context) -> list[tuple[str, float, str]]:
+        return [("fashion-9", 1.0, "matches your style"), ("unknown", 1.0, "x")]
+
+
+class Reverse:
+    def rerank(
+        self, user: str, ranked: Sequence[tuple[str, float]], k: int, context: Context
+    ) -> list[str]:
+        return [i for i, _ in reversed(ranked)][:k]
+
+
+def test_hooks_are_used() -> None:
+    ctr, content, rev = FixedCtr(), Content(), Reverse()
+    assert isinstance(ctr, ClickModel) and isinstance(content, CandidateSource)
+    assert isinstance(rev, Reranker)
+    rec = model(click_model=ctr, candidate_source=content, ctr_weight=1.0)
+    recs = rec.recommend("u1", 3, Context(ts=0.0))
+    assert "fashion-9" in [s.item_id for s in recs]
+    assert recs[0].p_click == 0.9
+    rec.learn_impression("u1", "fashion-9", Context(ts=0.0), clicked=True)
+    assert ctr.seen == [("fashion-9", True)]
+    plain = [s.item_id for s in model(reranker=None).recommend("u1", 6, Context(ts=0.0))]
+    reranked = model(reranker=rev).recommend("u1", 3, Context(ts=0.0))
+    assert [s.item_id for s in reranked] == plain[:6][::-1][:3]
+
+
+def test_max_users_bounds_memory() -> None:
+    rec = CrossDomainRecommender(n_factors=4, max_users=50)
+    rec.upsert_item(ItemInfo("course-0", "course"))
+    for u in range(500):
+        rec.learn(Interaction(f"u{u}", "course-0", "course_purchase", float(u)))
+    assert rec.mf.n_users <= 50 and rec.knn.n_users <= 50
+    assert len(rec._purchased) <= 51
+    assert rec.knows_user("u499") and not rec.knows_user("u0")
+
+
+# ---------------------------------------------------------------------- snapshots
+def test_snapshot_round_trip_and_refusals(tmp_path: Path) -> None:
+    rec = model()
+    path = tmp_path / "m.snap"
+    header = save(rec, path)
+    assert header["libraries"]["numpy"]
+    back = load(path, CrossDomainRecommender)
+    ctx = Context(ts=0.0, trigger_domain="course")
+    assert back.recommend("u1", 5, ctx) == rec.recommend("u1", 5, ctx)
+    data = path.read_bytes()
+    with pytest.raises(SnapshotError, match="magic"):
+        loads(pickle.dumps(rec), CrossDomainRecommender)
+    with pytest.raises(SnapshotError, match="expected"):
+        loads(data, Popularity)
+    with pytest.raises(SnapshotError, match=r"truncated|digest"):
+        loads(data[:-10], CrossDomainRecommender)
+    bumped = data.replace(b'"format_version": 1', b'"format_version": 9')
+    with pytest.raises(SnapshotError, match="incompatible"):
+        loads(bumped, CrossDomainRecommender)
+    assert dumps(rec).startswith(MAGIC)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.snap"]  # no temp files left
+
+
+# ---------------------------------------------------------------------- replay
+@given(
+    st.dictionaries(
+        st.sampled_from(["user_id", "item_id", "timestamp", "rating", "event_type", "domain"]),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8)),
+    )
+)
+def test_parse_record_accepts_or_rejects_cleanly(record: dict[str, object]) -> None:
+    try:
+        ev = parse_record(record)
+    except (ValueError, TypeError):
+        return
+    assert ev.user and ev.item and ev.ts == ev.ts
+
+
+def test_read_events_sorts_stably_and_reports_bad_lines(tmp_path: Path) -> None:
+    p = tmp_path / "e.jsonl"
+    p.write_text(
+        '{"user_id": "a", "item_id": "1", "timestamp": 5}\n'
+        '{"user_id": "b", "item_id": "2", "timestamp": "1970-01-01T00:00:05Z"}\n'
+        '{"user_id": "c", "item_id": "3", "timestamp": 1}\n'
+    )
+    assert [e.user for e in read_events(p)] == ["c", "a", "b"]
+    p.write_text('{"user_id": "a", "item_id": "1"}\n')
+    with pytest.raises(ReplayInputError, match="line 1"):
+        read_events(p)
+
+
+def _run(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    p = tmp_path / "e.csv"
+    p.write_text(text)
+    assert replay_command.main([str(p), "--quiet"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    result: dict[str, object] = json.loads(out[-1])
+    return result
+
+
+def test_replay_ratings_reports_both_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = ["user_id,item_id,timestamp,rating"]
+    rows += [f"u{n % 7},i{n % 11},{n},{1 + n % 5}" for n in range(200)]
+    res = _run(tmp_path, "\n".join(rows) + "\n", capsys)
+    assert res["events"] == 200 and res["mode"] == "ratings"
+    for name in ("crossrec", "river_biasedmf"):
+        assert set(res[name]) == {"mae", "rmse"}  # type: ignore[call-overload]
+
+
+def test_replay_implicit_reports_recall_and_ndcg(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = ["user_id,item_id,timestamp,event_type,domain"]
+    rows += [f"u{n % 9},fresh_food-{(n * 3) % 17},{n},click,fresh_food" for n in range(300)]
+    res = _run(tmp_path, "\n".join(rows) + "\n", capsys)
+    assert res["mode"] == "implicit"
+    for name in ("crossrec", "popularity"):
+        assert set(res[name]) == {"recall@10", "ndcg@10"}  # type: ignore[call-overload]
+    assert 0 < res["evaluated"] <= 300  # type: ignore[operator]
+
+
+def test_replay_rejects_bad_input(tmp_path: Path) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text("user_id,item_id,timestamp\nu,i,notatime\n")
+    assert replay_command.main([str(p), "--quiet"]) == 2
