@@ -24,10 +24,31 @@ How
 - Cross-domain first: items of ``context.trigger_domain`` get their score multiplied by
   ``same_domain_factor`` (after a course purchase, partner offers come before more courses).
 - The reason names the token that contributed most: "matches your interest in cooking".
+- Ties in score are broken by item id, so results do not depend on insertion order.
+
+Layout (why it is fast)
+-----------------------
+A request must cost well under a millisecond at 100k items, so nothing is walked item by
+item in Python. Each item owns a dense *row*; its tokens are integer ids stored
+contiguously in two flat arrays (token id, weight before IDF) addressed by per-row
+``start`` / ``length`` (a CSR matrix that tolerates in-place updates; stale slots are
+compacted when they reach half the storage). A request then
+
+1. builds the profile as a dense float vector over token ids (one ``bincount``);
+2. walks postings as numpy row arrays, marking reached rows in a boolean scratch vector;
+3. gathers the reached rows' tokens in one fancy-index, multiplies by the IDF vector and
+   the profile, and sums per row with ``add.reduceat`` (dot products and norms together);
+4. selects the top ``k`` with ``argpartition``; only those rows go back to Python for
+   their reason and the id tie-break.
+
+IDF depends on every active item, so it is one vector recomputed lazily after a catalogue
+change, and posting arrays are rebuilt lazily per changed token. Both are caches: they are
+not pickled and never change a result, so reads stay free of observable side effects.
 
 Memory is bounded: ``max_users`` users (least recently seen evicted) x ``history_size``
-items; catalogue state is one entry per item. Reads (:meth:`ContentSimilarity.candidates`,
-:meth:`ContentSimilarity.similar_to`) have no side effects.
+items; catalogue state is one row per item ever seen plus its tokens. Reads
+(:meth:`ContentSimilarity.candidates`, :meth:`ContentSimilarity.similar_to`) have no side
+effects.
 
 >>> from online_models.types import Context, Interaction, ItemInfo
 >>> content = ContentSimilarity()
@@ -41,19 +62,53 @@ items; catalogue state is one entry per item. Reads (:meth:`ContentSimilarity.ca
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from online_models.types import Context, Interaction, ItemInfo
 
 __all__ = ["ContentSimilarity"]
 
 Vector = dict[str, float]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+_CACHES = ("_idf_cache", "_posting_cache", "_reason_cache")
+"""Attributes derived from the rest of the state: rebuilt on demand, never pickled."""
 
 
 def _normalise_tag(tag: str) -> str:
     return " ".join(tag.lower().split())
+
+
+def _grown(array: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """``array`` itself if it holds ``size`` entries, else a zero-padded copy with room."""
+    if array.shape[0] >= size:
+        return array
+    bigger = np.zeros(max(size, 2 * array.shape[0], 64), dtype=array.dtype)
+    bigger[: array.shape[0]] = array
+    return bigger
+
+
+def _segments(starts: IntArray, lengths: IntArray) -> tuple[IntArray, IntArray]:
+    """Flat positions of the segments ``[start, start + length)`` laid end to end, and the
+    offset of each segment in that concatenation (for ``np.add.reduceat``).
+
+    >>> positions, offsets = _segments(np.array([5, 0]), np.array([2, 3]))
+    >>> positions.tolist(), offsets.tolist()
+    ([5, 6, 0, 1, 2], [0, 2])
+    """
+    ends = np.cumsum(lengths)
+    offsets = ends - lengths
+    total = int(ends[-1]) if ends.shape[0] else 0
+    positions = np.repeat(starts - offsets, lengths) + np.arange(total)
+    return positions, offsets
 
 
 class ContentSimilarity:
@@ -75,7 +130,8 @@ class ContentSimilarity:
         Postings lists longer than this are not walked to find candidates.
     max_candidates
         Stop walking postings (strongest profile tokens first) once this many items are
-        reached; bounds the cost of a request.
+        reached; bounds the cost of a request (at most ``max_candidates + max_postings``
+        items are scored).
     same_domain_factor
         Score multiplier for items in ``context.trigger_domain`` (1.0 disables).
     seed
@@ -108,11 +164,46 @@ class ContentSimilarity:
         self.same_domain_factor = same_domain_factor
         self.seed = seed
 
-        self._items: dict[str, ItemInfo] = {}
-        self._tokens: dict[str, Vector] = {}  # item -> token weights before IDF
-        self._postings: dict[str, set[str]] = {}  # token -> active items having it
-        self._n_active = 0
         self._history: OrderedDict[str, deque[tuple[str, float]]] = OrderedDict()
+        # Catalogue rows (one per item ever seen, never reused).
+        self._row_of: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._active = np.zeros(0, dtype=np.bool_)
+        self._domain = np.zeros(0, dtype=np.int16)
+        self._domain_codes: dict[str, int] = {}
+        # Each row's tokens: flat_token/flat_weight[start : start + length] (CSR-like).
+        self._start = np.zeros(0, dtype=np.int64)
+        self._length = np.zeros(0, dtype=np.int64)
+        self._flat_token = np.zeros(0, dtype=np.int64)
+        self._flat_weight = np.zeros(0, dtype=np.float64)
+        self._flat_used = 0
+        self._flat_stale = 0
+        # Vocabulary and the inverted index over *active* rows.
+        self._token_of: dict[str, int] = {}
+        self._token_names: list[str] = []
+        self._df = np.zeros(0, dtype=np.int64)
+        self._postings: dict[int, set[int]] = {}
+        self._n_active = 0
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        self._idf_cache: FloatArray | None = None
+        self._posting_cache: dict[int, IntArray] = {}
+        self._reason_cache: dict[int, str] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in _CACHES:
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_row_of" not in state:
+            raise ValueError(
+                "ContentSimilarity state of an older layout; rebuild it from the catalogue"
+            )
+        self.__dict__.update(state)
+        self._clear_caches()
 
     # ------------------------------------------------------------------ catalogue
     def _item_tokens(self, item: ItemInfo) -> Vector:
@@ -125,34 +216,107 @@ class ContentSimilarity:
                 tokens[f"tag:{normalised}"] = self.tag_weight
         return {t: w for t, w in tokens.items() if w > 0.0}
 
+    def _token_id(self, name: str) -> int:
+        token = self._token_of.get(name)
+        if token is None:
+            token = self._token_of[name] = len(self._token_names)
+            self._token_names.append(name)
+            self._df = _grown(self._df, token + 1)
+        return token
+
+    def _row_tokens(self, row: int) -> tuple[list[int], list[float]]:
+        start = int(self._start[row])
+        end = start + int(self._length[row])
+        return self._flat_token[start:end].tolist(), self._flat_weight[start:end].tolist()
+
     def upsert_item(self, item: ItemInfo) -> None:
         """Add or update a catalogue entry; inactive items leave the index."""
-        previous = self._items.get(item.item_id)
-        if previous is not None and previous.active:
-            for token in self._tokens[item.item_id]:
+        tokens = self._item_tokens(item)
+        token_ids = [self._token_id(name) for name in tokens]
+        row = self._row_of.get(item.item_id)
+        if row is None:
+            row = self._row_of[item.item_id] = len(self._ids)
+            self._ids.append(item.item_id)
+            for name in ("_active", "_domain", "_start", "_length"):
+                setattr(self, name, _grown(getattr(self, name), row + 1))
+        elif self._active[row]:
+            for token in self._row_tokens(row)[0]:
                 postings = self._postings[token]
-                postings.discard(item.item_id)
+                postings.discard(row)
                 if not postings:
                     del self._postings[token]
+                self._posting_cache.pop(token, None)
+                self._df[token] -= 1
             self._n_active -= 1
-        tokens = self._item_tokens(item)
-        self._items[item.item_id] = item
-        self._tokens[item.item_id] = tokens
+        self._store_tokens(row, token_ids, list(tokens.values()))
+        code = self._domain_codes.setdefault(item.domain, len(self._domain_codes))
+        self._domain[row] = code
+        self._active[row] = item.active
         if item.active:
-            for token in tokens:
-                self._postings.setdefault(token, set()).add(item.item_id)
+            for token in token_ids:
+                self._postings.setdefault(token, set()).add(row)
+                self._posting_cache.pop(token, None)
+                self._df[token] += 1
             self._n_active += 1
+        self._idf_cache = None
 
-    def _idf(self, token: str) -> float:
-        df = len(self._postings.get(token, ()))
-        return math.log((1.0 + self._n_active) / (1.0 + df)) + 1.0
+    def _store_tokens(self, row: int, token_ids: list[int], weights: list[float]) -> None:
+        """Write a row's tokens in place when they fit, else at the end of the storage."""
+        size, old_size = len(token_ids), int(self._length[row])
+        if 0 < size <= old_size:
+            start = int(self._start[row])
+            self._flat_stale += old_size - size
+        else:
+            self._flat_stale += old_size
+            self._length[row] = 0
+            if self._flat_stale > max(1024, self._flat_used // 2):
+                self._compact()
+            start = self._flat_used
+            self._flat_used += size
+            self._flat_token = _grown(self._flat_token, self._flat_used)
+            self._flat_weight = _grown(self._flat_weight, self._flat_used)
+            self._start[row] = start
+        self._flat_token[start : start + size] = token_ids
+        self._flat_weight[start : start + size] = weights
+        self._length[row] = size
+
+    def _compact(self) -> None:
+        """Drop stale token slots left behind by updated items (rows keep their order)."""
+        n = len(self._ids)
+        positions, offsets = _segments(self._start[:n], self._length[:n])
+        self._flat_token = self._flat_token[positions]
+        self._flat_weight = self._flat_weight[positions]
+        self._start[:n] = offsets
+        self._flat_used = positions.shape[0]
+        self._flat_stale = 0
+
+    def _idf(self) -> FloatArray:
+        """Smoothed IDF of every token id (cached until the catalogue changes)."""
+        idf = self._idf_cache
+        if idf is None:
+            df = self._df[: len(self._token_names)]
+            idf = self._idf_cache = np.log((1.0 + self._n_active) / (1.0 + df)) + 1.0
+        return idf
+
+    def _posting_rows(self, token: int) -> IntArray:
+        """Active rows having ``token`` as an array (cached until that token changes)."""
+        rows = self._posting_cache.get(token)
+        if rows is None:
+            members = self._postings.get(token, ())
+            rows = np.fromiter(members, dtype=np.int64, count=len(members))
+            self._posting_cache[token] = rows
+        return rows
 
     def vector(self, item_id: str) -> Vector:
         """The item's TF-IDF vector (unnormalised); empty for unknown items."""
-        tokens = self._tokens.get(item_id)
-        if tokens is None:
+        row = self._row_of.get(item_id)
+        if row is None:
             return {}
-        return {t: w * self._idf(t) for t, w in tokens.items()}
+        idf = self._idf()
+        tokens, weights = self._row_tokens(row)
+        return {
+            self._token_names[t]: w * float(idf[t]) for t, w in zip(tokens, weights, strict=True)
+        }
 
     # ------------------------------------------------------------------ users
     def observe(self, interaction: Interaction) -> None:
@@ -201,62 +365,143 @@ class ContentSimilarity:
         seeds: Mapping[str, float] = (
             items if isinstance(items, Mapping) else dict.fromkeys(items, 1.0)
         )
-        profile = self._profile(seeds.items())
-        if k <= 0 or not profile:
+        if k <= 0:
             return []
-        profile_norm = math.sqrt(sum(w * w for w in profile.values()))
-        excluded = set(seeds) | context.exclude
-        reached: set[str] = set()
-        # Strongest profile tokens first; whole postings lists only (set order is not
-        # stable across processes, so a list is never cut), stopping at max_candidates.
-        for token in sorted(profile, key=lambda t: (-profile[t], t)):
-            postings = self._postings.get(token, ())
-            if len(postings) <= self.max_postings:
-                reached.update(postings)
-                reached -= excluded
-                if len(reached) >= self.max_candidates:
-                    break
-        idf_cache: dict[str, float] = {}
+        profile = self._profile(seeds)
+        if profile is None:
+            return []
+        rows = self._reach(profile, seeds, context)
+        if rows.shape[0] == 0:
+            return []
+        # Cosine of every reached row with the profile, all tokens of the row counted.
+        idf = self._idf()
+        lengths = self._length[rows]
+        positions, offsets = _segments(self._start[rows], lengths)
+        tokens = self._flat_token[positions]
+        values = self._flat_weight[positions] * idf[tokens]
+        contributions = values * profile[tokens]
+        dots = np.add.reduceat(contributions, offsets)
+        norms = np.sqrt(np.add.reduceat(values * values, offsets))
+        scores = dots / (norms * math.sqrt(float(np.dot(profile, profile))))
+        trigger = self._domain_codes.get(context.trigger_domain or "")
+        if trigger is not None and self.same_domain_factor != 1.0:
+            same = self._domain[rows] == trigger
+            scores[same] *= self.same_domain_factor
+        np.minimum(scores, 1.0, out=scores)
+        chosen = self._best(np.flatnonzero(dots > 0.0), scores, rows, k)
+        # Back to Python for the k winners only: reason = strongest token (first on ties).
+        chosen_positions, _ = _segments(offsets[chosen], lengths[chosen])
+        flat_contributions = contributions[chosen_positions].tolist()
+        flat_tokens = tokens[chosen_positions].tolist()
+        out: list[tuple[str, float, str]] = []
+        cursor = 0
+        for j, size in zip(chosen.tolist(), lengths[chosen].tolist(), strict=True):
+            best_token, best_contribution = -1, 0.0
+            for i in range(cursor, cursor + size):
+                if flat_contributions[i] > best_contribution:
+                    best_token, best_contribution = flat_tokens[i], flat_contributions[i]
+            cursor += size
+            out.append((self._ids[int(rows[j])], float(scores[j]), self._reason(best_token)))
+        return out
 
-        def idf(token: str) -> float:
-            value = idf_cache.get(token)
-            if value is None:
-                value = idf_cache[token] = self._idf(token)
-            return value
+    def _profile(self, seeds: Mapping[str, float]) -> FloatArray | None:
+        """Dense profile over token ids (weighted sum of the seeds' TF-IDF vectors, negative
+        entries dropped), or None when it has no positive entry."""
+        seed_rows: list[int] = []
+        seed_weights: list[float] = []
+        for item_id, weight in seeds.items():
+            row = self._row_of.get(item_id)
+            if row is not None:
+                seed_rows.append(row)
+                seed_weights.append(weight)
+        if not seed_rows:
+            return None
+        rows = np.array(seed_rows, dtype=np.int64)
+        lengths = self._length[rows]
+        positions, _ = _segments(self._start[rows], lengths)
+        tokens = self._flat_token[positions]
+        values = self._flat_weight[positions] * self._idf()[tokens]
+        values *= np.repeat(np.array(seed_weights, dtype=np.float64), lengths)
+        profile: FloatArray = np.bincount(
+            tokens, weights=values, minlength=len(self._token_names)
+        ).astype(np.float64, copy=False)
+        profile[~(profile > 0.0)] = 0.0
+        return profile if profile.any() else None
 
-        scored: list[tuple[float, str, str]] = []
-        for item_id in reached:
-            tokens = self._tokens[item_id]
-            norm_sq = 0.0
-            dot = 0.0
-            best_token, best_contribution = "", 0.0
-            for token, weight in tokens.items():
-                value = weight * idf(token)
-                norm_sq += value * value
-                contribution = value * profile.get(token, 0.0)
-                dot += contribution
-                if contribution > best_contribution:
-                    best_token, best_contribution = token, contribution
-            if dot <= 0.0:
+    def _reach(self, profile: FloatArray, seeds: Mapping[str, float], context: Context) -> IntArray:
+        """Rows reached by walking postings, strongest profile token first, whole lists
+        only (so the set does not depend on set order), until ``max_candidates``."""
+        nonzero = np.flatnonzero(profile)
+        names = self._token_names
+        order = sorted(
+            zip(nonzero.tolist(), profile[nonzero].tolist(), strict=True),
+            key=lambda tw: (-tw[1], names[tw[0]]),
+        )
+        reached = np.zeros(len(self._ids), dtype=np.bool_)
+        excluded = [self._row_of.get(i) for i in (*seeds, *context.exclude)]
+        reached[[r for r in excluded if r is not None]] = True  # marked, never counted
+        parts: list[IntArray] = []
+        count = 0
+        for token, _ in order:
+            postings = self._postings.get(token)
+            size = 0 if postings is None else len(postings)
+            if size > self.max_postings:
                 continue
-            score = dot / (math.sqrt(norm_sq) * profile_norm)
-            if context.trigger_domain == self._items[item_id].domain:
-                score *= self.same_domain_factor
-            scored.append((min(score, 1.0), item_id, best_token))
-        scored.sort(key=lambda row: (-row[0], row[1]))
-        return [(item_id, score, _reason(token)) for score, item_id, token in scored[:k]]
+            if size:
+                rows = self._posting_rows(token)
+                fresh = rows[~reached[rows]]
+                reached[fresh] = True
+                parts.append(fresh)
+                count += fresh.shape[0]
+            if count >= self.max_candidates:
+                break
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
-    def _profile(self, seeds: Iterable[tuple[str, float]]) -> Vector:
-        profile: Vector = {}
-        for item_id, weight in seeds:
-            for token, value in self.vector(item_id).items():
-                profile[token] = profile.get(token, 0.0) + weight * value
-        return {t: w for t, w in profile.items() if w > 0.0}
+    def _best(self, kept: IntArray, scores: FloatArray, rows: IntArray, k: int) -> IntArray:
+        """Positions (into ``rows``) of the ``k`` best ``kept`` scores, best first; equal
+        scores are ordered by item id. Only the tie at the cut-off is resolved in Python."""
+        if kept.shape[0] > k:
+            kept_scores = scores[kept]
+            threshold = np.partition(kept_scores, kept.shape[0] - k)[kept.shape[0] - k]
+            above = kept[kept_scores > threshold]
+            tied = kept[kept_scores == threshold]
+            need = k - above.shape[0]
+            if tied.shape[0] > need:
+                ids = self._ids
+                smallest = heapq.nsmallest(
+                    need,
+                    zip((ids[r] for r in rows[tied].tolist()), tied.tolist(), strict=True),
+                )
+                tied = np.array([j for _, j in smallest], dtype=np.int64)
+            kept = np.concatenate([above, tied])
+        ids = self._ids
+        kept_list = kept.tolist()
+        ranked = sorted(
+            zip(
+                (-score for score in scores[kept].tolist()),
+                [ids[r] for r in rows[kept].tolist()],
+                kept_list,
+                strict=True,
+            )
+        )
+        return np.array([j for _, _, j in ranked], dtype=np.int64)
+
+    def _reason(self, token: int) -> str:
+        reason = self._reason_cache.get(token)
+        if reason is None:
+            name = self._token_names[token] if token >= 0 else ""
+            reason = self._reason_cache[token] = _reason(name)
+        return reason
 
     @property
     def n_users(self) -> int:
         """Users whose recent items are remembered (at most ``max_users``)."""
         return len(self._history)
+
+    @property
+    def n_items(self) -> int:
+        """Active items in the index."""
+        return self._n_active
 
 
 def _reason(token: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import math
 import pickle
 import random
 
@@ -233,3 +234,140 @@ def test_rejects_invalid_parameters() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(online_models.content).failed == 0
+
+
+def reference_similar_to(
+    catalogue: dict[str, ItemInfo], seeds: dict[str, float], context: Context
+) -> dict[str, tuple[float, str]]:
+    """The plain-Python definition of the module docstring, every item scored (no cut-off):
+    item -> (score, reason). Used to check the vectorised index gives the same answers."""
+    model = ContentSimilarity()  # only for its token weights and reason wording
+    active = [it for it in catalogue.values() if it.active]
+    tokens = {i: model._item_tokens(it) for i, it in catalogue.items()}
+    postings: dict[str, set[str]] = {}
+    for it in active:
+        for token in tokens[it.item_id]:
+            postings.setdefault(token, set()).add(it.item_id)
+
+    def idf(token: str) -> float:
+        return math.log((1 + len(active)) / (1 + len(postings.get(token, ())))) + 1
+
+    profile: dict[str, float] = {}
+    for item_id, weight in seeds.items():
+        for token, w in tokens.get(item_id, {}).items():
+            profile[token] = profile.get(token, 0.0) + weight * w * idf(token)
+    profile = {t: w for t, w in profile.items() if w > 0}
+    if not profile:
+        return {}
+    norm = math.sqrt(sum(w * w for w in profile.values()))
+    excluded = set(seeds) | context.exclude
+    reached: set[str] = set()
+    for token in sorted(profile, key=lambda t: (-profile[t], t)):
+        if len(postings.get(token, ())) <= model.max_postings:
+            reached |= postings.get(token, set()) - excluded
+            if len(reached) >= model.max_candidates:
+                break
+    out: dict[str, tuple[float, str]] = {}
+    for item_id in reached:
+        values = {t: w * idf(t) for t, w in tokens[item_id].items()}
+        dot = sum(v * profile.get(t, 0.0) for t, v in values.items())
+        if dot <= 0:
+            continue
+        best = max(values, key=lambda t: values[t] * profile.get(t, 0.0))
+        score = dot / (math.sqrt(sum(v * v for v in values.values())) * norm)
+        if catalogue[item_id].domain == context.trigger_domain:
+            score *= model.same_domain_factor
+        out[item_id] = (min(score, 1.0), online_models.content._reason(best))
+    return out
+
+
+def assert_matches_reference(
+    rows: list[tuple[str, float, str]], expected: dict[str, tuple[float, str]], k: int
+) -> None:
+    assert len(rows) == min(k, len(expected))
+    best_scores = sorted((s for s, _ in expected.values()), reverse=True)[: len(rows)]
+    for (item_id, score, reason), want in zip(rows, best_scores, strict=True):
+        assert score == pytest.approx(want, rel=1e-9)
+        assert score == pytest.approx(expected[item_id][0], rel=1e-9)
+        assert reason == expected[item_id][1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(DOMAINS), st.none() | st.sampled_from(["p", "q"]), tags, st.booleans()
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    updates=st.lists(st.tuples(st.integers(0, 39), tags, st.booleans()), max_size=15),
+    seeds=st.dictionaries(st.integers(0, 45), st.floats(0.1, 3.0), max_size=5),
+    k=st.integers(1, 12),
+    trigger=st.none() | st.sampled_from(DOMAINS),
+)
+def test_same_answers_as_the_plain_definition(
+    items: list[tuple[Domain, str | None, list[str], bool]],
+    updates: list[tuple[int, list[str], bool]],
+    seeds: dict[int, float],
+    k: int,
+    trigger: Domain | None,
+) -> None:
+    model = ContentSimilarity()
+    catalogue: dict[str, ItemInfo] = {}
+    for index, (domain, partner, item_tags, active) in enumerate(items):
+        catalogue[f"i{index}"] = ItemInfo(
+            f"i{index}", domain, partner=partner, tags=tuple(item_tags), active=active
+        )
+        model.upsert_item(catalogue[f"i{index}"])
+    for index, item_tags, active in updates:  # re-upserts move tokens around in the index
+        old = catalogue.get(f"i{index}")
+        if old is not None:
+            catalogue[old.item_id] = ItemInfo(
+                old.item_id, old.domain, partner=old.partner, tags=tuple(item_tags), active=active
+            )
+            model.upsert_item(catalogue[old.item_id])
+    context = Context(ts=0.0, trigger_domain=trigger)
+    weighted = {f"i{i}": w for i, w in seeds.items()}
+    rows = model.similar_to(weighted, k, context)
+    assert_matches_reference(rows, reference_similar_to(catalogue, weighted, context), k)
+    for item_id, item in catalogue.items():
+        assert set(model.vector(item_id)) == set(model._item_tokens(item))
+
+
+def test_heavy_churn_leaves_the_same_index_as_a_fresh_build() -> None:
+    """Thousands of tag changes (stale slots compacted on the way) answer like a fresh build."""
+    rng = random.Random(5)
+    base = [*CATALOGUE, *filler(300, seed=3)]
+    churned = ContentSimilarity()
+    final: dict[str, ItemInfo] = {}
+    for _ in range(8):
+        for item in base:
+            n_tags = rng.randrange(0, 6)
+            tags_now = tuple(f"misc{rng.randrange(40)}" for _ in range(n_tags)) + item.tags
+            final[item.item_id] = ItemInfo(
+                item.item_id, item.domain, item.partner, tags=tags_now, active=rng.random() < 0.9
+            )
+            churned.upsert_item(final[item.item_id])
+    fresh = ContentSimilarity()
+    for item in sorted(final.values(), key=lambda it: it.item_id):
+        fresh.upsert_item(item)
+    for seed in ["course-pasta", "fresh-herbs", "filler-7", "filler-150"]:
+        context = Context(ts=0.0, trigger_domain="course")
+        got, want = churned.similar_to([seed], 20, context), fresh.similar_to([seed], 20, context)
+        assert [(i, r) for i, _, r in got] == [(i, r) for i, _, r in want]
+        assert [s for _, s, _ in got] == pytest.approx([s for _, s, _ in want], rel=1e-12)
+        assert got == sorted(got, key=lambda row: (-row[1], row[0]))
+
+
+def test_ties_are_broken_by_item_id_whatever_the_insertion_order() -> None:
+    model = ContentSimilarity()
+    for i in reversed(range(30)):
+        model.upsert_item(ItemInfo(f"twin-{i:02d}", "fashion", tags=("linen",)))
+    model.upsert_item(ItemInfo("seed", "course", tags=("linen",)))
+    assert ids(model.similar_to(["seed"], 3, Context(ts=0.0))) == ["twin-00", "twin-01", "twin-02"]
+
+
+def test_refuses_state_of_an_older_layout() -> None:
+    with pytest.raises(ValueError, match="older layout"):
+        ContentSimilarity().__setstate__({"_items": {}, "_tokens": {}})

@@ -219,3 +219,64 @@ def test_rejects_invalid_parameters() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(online_models.ctr).failed == 0
+
+
+def _categorical_only(stream: list[Impression]) -> list[Impression]:
+    keep = ("position", "cross_domain")
+    return [(u, it, c, {k: f[k] for k in keep}, p, y) for u, it, c, f, p, y in stream]
+
+
+def test_same_math_as_river_logistic_regression(stream: list[Impression]) -> None:
+    """Our sparse AdaGrad logistic regression predicts what River's would, step by step."""
+    from river import linear_model, optim
+
+    ours = CtrModel(calibrate=False, prior_ctr=0.05, lr=0.05, l2=1e-5)
+    river = linear_model.LogisticRegression(
+        optimizer=optim.AdaGrad(lr=0.05),
+        l2=1e-5,
+        intercept_init=math.log(0.05 / 0.95),
+        intercept_lr=0.05 * 0.2,
+    )
+    for user, item, context, features, _, clicked in _categorical_only(stream[:3000]):
+        x = ours.featurise(item, context, features)
+        expected = river.predict_proba_one(x)[True]  # type: ignore[no-untyped-call]
+        assert ours.predict_proba(user, item, context, features) == pytest.approx(
+            expected, rel=1e-9, abs=1e-12
+        )
+        ours.learn_impression(user, item, context, features, clicked)
+        river.learn_one(x, clicked)
+    assert ours.n_weights == len(river.weights)
+
+
+def test_fast_prediction_equals_the_feature_dict_path(
+    stream: list[Impression], trained: tuple[CtrModel, list[float]]
+) -> None:
+    """predict_proba skips building the feature dict; it must score exactly that dict."""
+    model, _ = trained
+    for user, item, context, features, _, _ in stream[:500]:
+        x = model.featurise(item, context, {**features, "price": 12.5})
+        z = model._intercept + sum(model._weights.get(k, 0.0) * v for k, v in x.items())
+        expected = model._platt.predict(online_models.ctr._logit(1.0 / (1.0 + math.exp(-z))))
+        got = model.predict_proba(user, item, context, {**features, "price": 12.5})
+        assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_item_cache_follows_catalogue_changes(trained: tuple[CtrModel, list[float]]) -> None:
+    """The same item id with new tags or partner is featurised anew (as a fresh copy does)."""
+    model = pickle.loads(pickle.dumps(trained[0]))
+    context = Context(ts=0.0, trigger_domain="course", hour=12, segment=0)
+    before = ItemInfo("i1", "course", partner="p1", tags=("t1", "t8"))
+    after = ItemInfo("i1", "course", partner="p3", tags=("t2", "t3", "t9"))
+    p_before = model.predict_proba("u", before, context, {})
+    p_after = model.predict_proba("u", after, context, {})
+    fresh = pickle.loads(pickle.dumps(model))  # caches are not pickled
+    assert p_after == fresh.predict_proba("u", after, context, {})
+    assert p_before == fresh.predict_proba("u", before, context, {})
+    assert p_before != p_after
+    assert set(model.featurise(after, context, {})) == set(fresh.featurise(after, context, {}))
+
+
+def test_refuses_state_of_the_older_river_layout() -> None:
+    model = CtrModel()
+    with pytest.raises(ValueError, match="older layout"):
+        model.__setstate__({"prior_ctr": 0.05, "_model": object()})

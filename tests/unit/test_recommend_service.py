@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime
 
@@ -117,6 +118,8 @@ def test_opted_out_user_trains_nothing_and_forget_erases() -> None:
     assert not model.knows_user(user)
     service.handle(Consent(event_id="c2", ts=FIXED_NOW, user_id=user, personalisation=True))
     service.handle(order)
+    assert not model.knows_user(user), "a repeated event id is never learnt"
+    service.handle(dataclasses.replace(order, event_id="o2"))
     assert model.knows_user(user)
     service.handle(Forget(event_id="f", ts=FIXED_NOW, user_id=user))
     assert not model.knows_user(user)
