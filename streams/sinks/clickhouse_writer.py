@@ -44,6 +44,7 @@ class ClickHouseWriter:
         self.max_backoff_s = max_backoff_s
         self.degraded = False
         self._client: Any = None
+        self._connecting = asyncio.Lock()  # several agents share one writer
 
     async def write(self, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
         """Insert ``rows``; on failure retry with capped back-off until it succeeds."""
@@ -53,9 +54,8 @@ class ClickHouseWriter:
         backoff = 0.1
         while True:
             try:
-                if self._client is None:
-                    self._client = await connect(self.settings)
-                await self._client.insert(
+                client = await self._connected()
+                await client.insert(
                     table,
                     rows,
                     column_names=list(columns),
@@ -75,6 +75,12 @@ class ClickHouseWriter:
                 log.warning("ClickHouse writes to %s recovered", table)
             self._set_degraded(False)
             return
+
+    async def _connected(self) -> Any:
+        async with self._connecting:
+            if self._client is None:
+                self._client = await connect(self.settings)
+            return self._client
 
     async def close(self) -> None:
         await self._reset()
