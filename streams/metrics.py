@@ -33,3 +33,13 @@ ONLINE_METRIC = Gauge(
     "Prequential quality of served lists since start (hit_rate, ctr, ctr_logloss, ...)",
     ["variant", "metric"],
 )
+CONSUMER_LAG = Gauge(
+    "crossrec_consumer_lag",
+    "Messages behind the end of each consumed topic (sum over assigned partitions)",
+    ["topic"],
+)
+FORGET_SECONDS = Histogram(
+    "crossrec_forget_seconds",
+    "Time to erase forgotten users' rows from ClickHouse (per sink batch)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)

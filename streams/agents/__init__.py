@@ -3,6 +3,6 @@
 Importing this package registers every agent on :data:`streams.app.app`.
 """
 
-from streams.agents import clickhouse_sink, ingest, recommend
+from streams.agents import clickhouse_sink, ingest, monitor, recommend
 
-__all__ = ["clickhouse_sink", "ingest", "recommend"]
+__all__ = ["clickhouse_sink", "ingest", "monitor", "recommend"]

@@ -8,13 +8,15 @@ ReplacingMergeTree on deterministic ids, so a replay after a crash never double 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas import InvalidEvent, decode_event, decode_recommendation
+from schemas import Forget, InvalidEvent, decode_event, decode_recommendation
 from streams.agents import recommend
 from streams.app import app, events_valid, recommendations, settings
+from streams.metrics import FORGET_SECONDS
 from streams.outbox import TRIGGER_HEADER
 from streams.sinks.clickhouse_writer import ClickHouseWriter
 from streams.sinks.rows import (
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 writer = ClickHouseWriter(settings)
 _db = settings.clickhouse_database
+ERASABLE_TABLES = (f"{_db}.events", f"{_db}.recommendations")
+"""Every table that holds per-user rows; a forget event empties them of that pseudonym."""
 
 
 def _take(stream: Any) -> Any:
@@ -41,14 +45,23 @@ def _take(stream: Any) -> Any:
 async def sink_events(stream: Any) -> AsyncIterator[int]:
     async for batch in _take(stream):
         now = datetime.now(UTC)
-        rows = []
+        rows, forgotten = [], []
         for raw in batch:
             try:
-                rows.append(event_row(decode_event(raw).event, now))
+                event = decode_event(raw).event
             except InvalidEvent as exc:
                 # Only ingestion writes events.valid: a foreign producer did this. Say so.
                 log.error("events.valid holds a message that breaks the contract: %s", exc)
+                continue
+            rows.append(event_row(event, now))
+            if isinstance(event, Forget):
+                forgotten.append(event.user_id)
         await writer.write(f"{_db}.events", EVENT_COLUMNS, rows)
+        if forgotten:  # after the insert, so the forget's own batch is erased too
+            started = time.perf_counter()
+            await writer.erase_users(forgotten, tables=ERASABLE_TABLES)
+            FORGET_SECONDS.observe(time.perf_counter() - started)
+            log.info("erased %d user(s) from ClickHouse", len(forgotten))
         yield len(rows)
 
 

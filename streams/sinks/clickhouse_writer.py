@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from streams.metrics import SINK_DEGRADED, SINK_FAILURES, SINK_ROWS
@@ -50,29 +50,43 @@ class ClickHouseWriter:
         """Insert ``rows``; on failure retry with capped back-off until it succeeds."""
         if not rows:
             return
-        token = _dedup_token(table, rows)
+        settings = {"insert_deduplication_token": _dedup_token(table, rows)}
+        await self._until_done(
+            f"write to {table}",
+            lambda client: client.insert(
+                table, rows, column_names=list(columns), settings=settings
+            ),
+        )
+        SINK_ROWS.labels(table=table).inc(len(rows))
+
+    async def erase_users(self, users: Sequence[str], tables: Sequence[str]) -> None:
+        """Delete every row of these pseudonymous users (right to be forgotten), retried
+        like inserts. Lightweight deletes: rows vanish from queries at once, from disk at
+        the next merge."""
+        parameters = {"users": list(users)}
+        for table in tables:
+            sql = f"DELETE FROM {table} WHERE user_id IN {{users:Array(String)}}"
+            await self._until_done(
+                f"erasure in {table}",
+                lambda client, sql=sql: client.command(sql, parameters=parameters),  # type: ignore[misc]
+            )
+
+    async def _until_done(self, what: str, action: Callable[[Any], Awaitable[Any]]) -> None:
         backoff = 0.1
         while True:
             try:
-                client = await self._connected()
-                await client.insert(
-                    table,
-                    rows,
-                    column_names=list(columns),
-                    settings={"insert_deduplication_token": token},
-                )
+                await action(await self._connected())
             except Exception as exc:
                 SINK_FAILURES.inc()
                 if not self.degraded:
-                    log.warning("ClickHouse write to %s failed, retrying: %s", table, exc)
+                    log.warning("ClickHouse %s failed, retrying: %s", what, exc)
                 self._set_degraded(True)
                 await self._reset()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
-            SINK_ROWS.labels(table=table).inc(len(rows))
             if self.degraded:
-                log.warning("ClickHouse writes to %s recovered", table)
+                log.warning("ClickHouse %s succeeded again: recovered", what)
             self._set_degraded(False)
             return
 

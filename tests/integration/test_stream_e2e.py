@@ -4,7 +4,9 @@ consent honoured and no raw id on any topic after ingestion."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from schemas import (
     Consent,
     CoursePurchase,
     Event,
+    Forget,
     ItemUpsert,
     PartnerOrder,
     decode_event,
@@ -89,6 +92,19 @@ async def test_simulated_traffic_yields_cross_domain_recommendations(
             until=len(rec_ids),
             parameters={"ids": sorted(rec_ids)},
         )
+        # Forget: the cooking-course buyer's rows vanish from ClickHouse.
+        cook = pseudonymise(key, "user-e2e-cook")
+        before = await _rows_of(clickhouse, unique, cook, until=2)
+        forget = Forget(
+            event_id="e2e-forget", ts=max(e.ts for e in scripted) + timedelta(seconds=1),
+            user_id="user-e2e-cook",
+        )  # fmt: skip
+        started = time.monotonic()
+        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(b"k", encode_event(forget))])
+        while await _rows_of(clickhouse, unique, cook) and time.monotonic() - started < 60:
+            await asyncio.sleep(0.2)
+        erased_after = time.monotonic() - started
+        after = await _rows_of(clickhouse, unique, cook)
     log = (tmp_path / "worker.log").read_text()[-3000:]
     assert len(valid) == len(messages), log
 
@@ -112,6 +128,10 @@ async def test_simulated_traffic_yields_cross_domain_recommendations(
     assert {rec_id for rec_id, _ in stored} == rec_ids, "every served list reaches ClickHouse"
     assert {trigger for _, trigger in stored} <= {"click", "course_purchase", "partner_order"}
 
+    assert before >= 2, "the buyer had event and recommendation rows"
+    assert after == 0, f"forgotten user still has {after} rows after {erased_after:.1f} s"
+    print(f"forget: rows erased from ClickHouse {erased_after:.2f} s after the event was sent")
+
     raw_ids = {u.encode() for u in raw_user_of.values()}
     for record in [*valid]:
         assert record.key is not None
@@ -119,6 +139,20 @@ async def test_simulated_traffic_yields_cross_domain_recommendations(
         assert record.key not in raw_ids
     for raw in recs_raw:
         assert not any(r in raw for r in raw_ids)
+
+
+async def _rows_of(server: LocalClickHouse, db: str, user: str, until: int = 0) -> int:
+    sql = (
+        f"SELECT (SELECT count() FROM {db}.events WHERE user_id = {{u:String}}) + "
+        f"(SELECT count() FROM {db}.recommendations WHERE user_id = {{u:String}})"
+    )
+    rows = await wait_for_rows(server, sql, until=1, parameters={"u": user})
+    if until:
+        deadline = time.monotonic() + 30
+        while rows[0][0] < until and time.monotonic() < deadline:
+            await asyncio.sleep(0.3)
+            rows = await wait_for_rows(server, sql, until=1, parameters={"u": user})
+    return int(rows[0][0])
 
 
 async def _until_sources(bootstrap: str, topic: str, wanted: set[str]) -> list[bytes]:
