@@ -66,4 +66,20 @@ def add_bench(sub: SubParsers) -> None:
     parser.set_defaults(func=run)
 
 
-ALL: list[Callable[[SubParsers], None]] = [add_simulate, add_replay, add_report, add_bench]
+def add_evaluate(sub: SubParsers) -> None:
+    from streams.evaluation import configure_parser, run
+
+    parser = sub.add_parser(
+        "evaluate", help="closed-loop A/B of the strategies against the simulator's ground truth"
+    )
+    configure_parser(parser)
+    parser.set_defaults(func=run)
+
+
+ALL: list[Callable[[SubParsers], None]] = [
+    add_simulate,
+    add_replay,
+    add_evaluate,
+    add_report,
+    add_bench,
+]

@@ -1,0 +1,132 @@
+"""Closed-loop evaluation against the simulator's ground truth: ``crossrec evaluate``.
+
+The production learner (:func:`streams.model_factory.build_service`, exactly what the worker
+runs) sees simulated traffic in time order. Whenever it serves a list, the simulated user
+reacts to *that* list (:meth:`simulator.traffic.Traffic.respond`: an impression, clicks drawn
+from the true click probabilities, maybe a purchase), and those reactions flow back into the
+learner like any app's events would. Users are split between A/B variants by the same
+hash as in production, each variant learning only from its own users, so the comparison is
+one run, same traffic, no contamination:
+
+- **ground-truth CTR**: the expected clicks of every served list under the simulator's true
+  click model, divided by the items shown — free of sampling noise;
+- **realised CTR**: clicks the simulated users actually made on served lists;
+- **hit rate @k**: prequential — when a user clicks, buys or orders in the background traffic,
+  was that item in the last list served to them (computed before learning the event).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from schemas import Click, Event, decode_event, pseudonymise, with_user
+from simulator.payload import encode, encode_all
+from simulator.traffic import Traffic
+from simulator.world import World
+from streams.model_factory import build_service
+from streams.settings import Settings
+
+KEY = b"evaluation"
+
+
+@dataclass
+class VariantOutcome:
+    lists: int = 0
+    shown: int = 0
+    expected_clicks: float = 0.0
+    clicks: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        shown = max(self.shown, 1)
+        return {
+            "lists": self.lists,
+            "ground_truth_ctr": round(self.expected_clicks / shown, 5),
+            "realised_ctr": round(self.clicks / shown, 5),
+        }
+
+
+def closed_loop(
+    events: int, users: int, items: int, seed: int, experiment: str, progress: bool = False
+) -> dict[str, Any]:
+    world = World(seed=seed, n_users=users, n_items=items)
+    traffic = Traffic(world, seed=seed)
+    service = build_service(Settings.from_env({"CROSSREC_EXPERIMENT": experiment}))
+    raw_of: dict[str, str] = {}
+    outcome: dict[str, VariantOutcome] = defaultdict(VariantOutcome)
+
+    def pseudonymous(payload: bytes) -> Event:
+        event = decode_event(payload).event
+        if event.user_id is None:
+            return event
+        pseudonym = pseudonymise(KEY, event.user_id)
+        raw_of[pseudonym] = event.user_id
+        return with_user(event, pseudonym)
+
+    started = time.perf_counter()
+    for n, emitted in enumerate(itertools.islice(encode_all(traffic), events), 1):
+        for served in service.handle(pseudonymous(emitted.payload)):
+            rec = served.recommendation
+            shown = [i.item_id for i in rec.items]
+            raw_user = raw_of[rec.user_id]
+            stats = outcome[rec.variant]
+            stats.lists += 1
+            stats.shown += len(shown)
+            boost = traffic.boost[world.user_index(raw_user)]  # interest after a purchase
+            stats.expected_clicks += world.expected_clicks(raw_user, shown, boost=boost)
+            for reaction in traffic.respond(raw_user, shown, "home", rec.rec_id, rec.event_ts):
+                event = pseudonymous(encode(reaction).payload)
+                stats.clicks += isinstance(event, Click) and event.rec_id == rec.rec_id
+                service.handle(event)
+        if progress and n % 5000 == 0:
+            print(f"\r{n:,}/{events:,} events", end="", file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - started
+    if progress:
+        print(file=sys.stderr)
+    hit_rates = {
+        variant: (value, count)
+        for variant, metric, value, count in service.metrics.as_rows()
+        if metric == "hit_rate"
+    }
+    variants = {}
+    for variant in service.experiment.names:
+        row = outcome[variant].as_dict()
+        rate, opportunities = hit_rates.get(variant, (0.0, 0))
+        row.update({f"hit_rate@{service.config.k}": round(rate, 5), "opportunities": opportunities})
+        variants[variant] = row
+    return {
+        "events": events,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(events / seconds, 1),
+        "experiment": experiment,
+        "variants": variants,
+    }
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=30_000, help="background events (30000)")
+    parser.add_argument("--users", type=int, default=2_000, help="simulated users (2000)")
+    parser.add_argument("--items", type=int, default=2_000, help="catalogue size (2000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--experiment",
+        default="eval:full=50,popularity=50",
+        help="A/B split to compare (CROSSREC_EXPERIMENT syntax)",
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    result = closed_loop(
+        args.events, args.users, args.items, args.seed, args.experiment, progress=True
+    )
+    for variant, row in result["variants"].items():
+        print(f"{variant:>12}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    print(orjson.dumps(result).decode())
+    return 0
