@@ -12,6 +12,11 @@ item-kNN, popularity); this class adds the parts that plug into it and keeps the
 Each part sees every catalogue upsert and every interaction it needs, and ``forget_user``
 reaches all of them.
 
+Two settings differ from the recommender's defaults, chosen by closed-loop runs against the
+simulator's ground truth (``crossrec evaluate``, README): content candidates weigh as much as
+item-kNN (``w_source=1.0``: tags carry a user's taste across domains), and items the user only
+clicked may be shown again (``exclude_seen=False``) — purchases are still never re-offered.
+
 >>> from online_models.types import Context, Interaction, ItemInfo
 >>> ranker = FullRanker(seed=1)
 >>> for i in range(5):
@@ -54,6 +59,8 @@ class FullRanker:
         self.recommender = CrossDomainRecommender(
             n_factors=n_factors,
             max_users=max_users,
+            w_source=1.0,
+            exclude_seen=False,
             click_model=self.ctr,
             candidate_source=self.content,
             reranker=self.explorer if explore else None,
