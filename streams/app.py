@@ -19,6 +19,7 @@ app = faust.App(
     broker=faust_broker_url(settings),
     broker_credentials=faust_credentials(settings),
     store="memory://",
+    datadir=str(settings.data_dir / "faust"),  # not the working directory (read-only in images)
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=1,
     key_serializer="raw",
