@@ -3,6 +3,7 @@
 Importing this package registers every agent on :data:`streams.app.app`.
 """
 
+from streams import web  # noqa: F401  (health, readiness, dashboard views)
 from streams.agents import clickhouse_sink, ingest, monitor, recommend
 
 __all__ = ["clickhouse_sink", "ingest", "monitor", "recommend"]

@@ -37,12 +37,12 @@ async def connect(settings: Settings) -> Any:
 
 
 class ClickHouseWriter:
-    """Writes batches to tables; ``degraded`` is True while the last attempt failed."""
+    """Writes batches to tables; ``degraded`` while any kind of write is failing."""
 
     def __init__(self, settings: Settings, max_backoff_s: float = 5.0) -> None:
         self.settings = settings
         self.max_backoff_s = max_backoff_s
-        self.degraded = False
+        self._failing: set[str] = set()
         self._client: Any = None
         self._connecting = asyncio.Lock()  # several agents share one writer
 
@@ -78,16 +78,16 @@ class ClickHouseWriter:
                 await action(await self._connected())
             except Exception as exc:
                 SINK_FAILURES.inc()
-                if not self.degraded:
+                if what not in self._failing:
                     log.warning("ClickHouse %s failed, retrying: %s", what, exc)
-                self._set_degraded(True)
+                self._mark(what, failing=True)
                 await self._reset()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
-            if self.degraded:
+            if what in self._failing:
                 log.warning("ClickHouse %s succeeded again: recovered", what)
-            self._set_degraded(False)
+                self._mark(what, failing=False)
             return
 
     async def _connected(self) -> Any:
@@ -99,9 +99,18 @@ class ClickHouseWriter:
     async def close(self) -> None:
         await self._reset()
 
-    def _set_degraded(self, value: bool) -> None:
-        self.degraded = value
-        SINK_DEGRADED.set(1 if value else 0)
+    @property
+    def degraded(self) -> bool:
+        """True while any table's writes (or erasures) keep failing: one healthy table does
+        not mask another that is down."""
+        return bool(self._failing)
+
+    def _mark(self, what: str, failing: bool) -> None:
+        if failing:
+            self._failing.add(what)
+        else:
+            self._failing.discard(what)
+        SINK_DEGRADED.set(1 if self._failing else 0)
 
     async def _reset(self) -> None:
         client, self._client = self._client, None
