@@ -37,6 +37,8 @@ def run_worker(loglevel: str = "info") -> None:
     from streams.app import app, settings
     from streams.topic_admin import ensure_topics_sync
 
+    app.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust does not create parents
+
     created = ensure_topics_sync(settings)
     if created:
         log.info("created topics %s", created)
