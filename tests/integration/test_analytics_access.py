@@ -100,7 +100,10 @@ async def test_analyst_reads_only_safe_views_and_small_groups_are_suppressed(
         assert all(u >= k for (u,) in analyst.query(
             f"SELECT users FROM {unique}.noisy_cross_domain_funnel").result_rows)  # fmt: skip
 
-        noisy = f"SELECT variant, users, clicks, impressions FROM {unique}.noisy_ab_results"
+        noisy = (
+            f"SELECT variant, users, clicks, impressions FROM {unique}.noisy_ab_results "
+            "ORDER BY variant"
+        )
         first, again = analyst.query(noisy).result_rows, analyst.query(noisy).result_rows
         assert first == again, "the noise is keyed, so repeating a query cannot average it out"
         true = admin.query(
