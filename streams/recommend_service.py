@@ -14,6 +14,7 @@ when variants learn in isolation (no arm's traffic trains another arm's model).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ class RecommendationService:
         self.opted_out: set[str] = set()
         self.last_served: OrderedDict[str, float] = OrderedDict()
         self.labels = LabelJoin(window_s=config.label_window_s)
+        self.last_timings: tuple[float | None, float] = (None, 0.0)
+        """Seconds the last ``handle`` spent recommending (None: nothing served) and learning."""
         self.seen = RecentIds(capacity=config.max_tracked_users, window_s=config.dedupe_window_s)
         self.metrics = OnlineMetrics()
         # What each user was last shown (for hit rate) and each list's p_click (for log loss).
@@ -126,13 +129,19 @@ class RecommendationService:
             )
             return []
         self._score_engagement(event, user)
+        started = time.perf_counter()
         served = self._maybe_recommend(event, user, ts)
+        recommended = time.perf_counter()
         if isinstance(event, Click) and event.rec_id is not None:
             self._learn_labels(self.labels.click(event.rec_id, event.item_id, ts))
         if user not in self.opted_out:
             model = self._model_for(user)
             for interaction in interactions(event, self.catalogue):
                 model.learn(interaction)
+        self.last_timings = (
+            recommended - started if served else None,
+            time.perf_counter() - recommended,
+        )
         return served
 
     def forget(self, user: str) -> None:

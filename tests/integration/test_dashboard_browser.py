@@ -119,7 +119,7 @@ async def test_dashboard_renders_live_numbers_in_headless_chromium(
     assert first["metrics"] != second["metrics"]
 
     latency = {row[0]: row[1:] for row in second["tables"]["latency"]}
-    assert {"decode", "learn_recommend", "produce"} <= set(latency), latency
+    assert {"decode", "learn", "recommend", "produce"} <= set(latency), latency
     assert all(number(p50) >= 0 and number(p99) >= number(p50) for p50, p99, _ in latency.values())
     lag = {row[0]: row[1] for row in second["tables"]["lag"]}
     assert {env["CROSSREC_TOPIC_IN"], env["CROSSREC_TOPIC_VALID"]} <= set(lag), lag
