@@ -80,6 +80,22 @@ async def save_in_background(checkpoint: Checkpoint, path: Path) -> bool:
     return ok
 
 
+async def topic_partitions(settings: Settings, topic: str) -> list[int]:
+    """The partition ids of ``topic`` from cluster metadata (an unsubscribed consumer's
+    ``partitions_for_topic`` stays empty even after ``topics()`` in aiokafka 0.14)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(
+        p["partition"] for t in described if t["topic"] == topic for p in t["partitions"]
+    )
+
+
 async def catch_up(checkpoint: Checkpoint, settings: Settings) -> int:
     """Learn the events between the checkpoint and the group's committed offsets."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -90,9 +106,7 @@ async def catch_up(checkpoint: Checkpoint, settings: Settings) -> int:
     await consumer.start()
     replayed = 0
     try:
-        await consumer.topics()  # fetches metadata, so partitions are known
-        partitions = consumer.partitions_for_topic(checkpoint.topic) or set()
-        for partition in sorted(partitions):
+        for partition in await topic_partitions(settings, checkpoint.topic):
             tp = TopicPartition(checkpoint.topic, partition)
             end = await consumer.committed(tp)
             start = checkpoint.offsets.get(partition, -1) + 1

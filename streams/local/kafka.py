@@ -14,6 +14,7 @@ import asyncio
 import shutil
 import subprocess
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,8 +120,11 @@ class LocalKafka:
         """True when a message produced to a probe topic can be consumed back."""
         if not port_in_use(self.port):
             return False
+        probe = asyncio.wait_for(_round_trip(self.bootstrap), timeout=20)
         try:
-            return asyncio.run(asyncio.wait_for(_round_trip(self.bootstrap), timeout=20))
+            # In its own thread: callers (tests, tools) may already run an event loop.
+            with ThreadPoolExecutor(1) as pool:
+                return pool.submit(asyncio.run, probe).result()
         except Exception:
             return False
 

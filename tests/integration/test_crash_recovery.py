@@ -25,12 +25,26 @@ from tests.integration.worker_process import running_worker, worker_env
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize(
+    "snapshot_every_s",
+    [
+        "1",  # restore from a snapshot taken just before the crash
+        "3600",  # no snapshot at all: rebuild by catch-up replay up to the committed offsets
+    ],
+)
 async def test_killed_worker_resumes_exactly(
-    kafka: LocalKafka, clickhouse: LocalClickHouse, unique: str, tmp_path: Path
+    kafka: LocalKafka,
+    clickhouse: LocalClickHouse,
+    unique: str,
+    tmp_path: Path,
+    snapshot_every_s: str,
 ) -> None:
     env = worker_env(kafka, clickhouse, unique, tmp_path)
     env["CROSSREC_TOPIC_PARTITIONS"] = "1"  # one partition: a total order to compare against
-    env["CROSSREC_SNAPSHOT_EVERY_S"] = "1"
+    env["CROSSREC_SNAPSHOT_EVERY_S"] = snapshot_every_s
+    # Faust's own settings: a killed member leaves the group in seconds, not a minute.
+    env["BROKER_SESSION_TIMEOUT"] = "6"
+    env["BROKER_HEARTBEAT_INTERVAL"] = "1"
     world = World(seed=23, n_users=200, n_items=300)
     emitted = list(itertools.islice(encode_all(Traffic(world, seed=23)), 2_400))
     messages = [(e.key, e.payload) for e in emitted]
@@ -41,7 +55,7 @@ async def test_killed_worker_resumes_exactly(
     with running_worker(env, tmp_path / "worker-1.log") as worker:
         await produce(kafka.bootstrap, topic_in, first)
         await consume(kafka.bootstrap, topic_valid, len(first))
-        await asyncio.sleep(2.5)  # a snapshot or two, then more traffic, then the crash
+        await asyncio.sleep(3.5)  # offsets committed (and maybe a snapshot), more traffic, crash
         await produce(kafka.bootstrap, topic_in, second[:300])
         await asyncio.sleep(0.5)
         worker.kill()
