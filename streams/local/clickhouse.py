@@ -17,12 +17,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from streams.local.clickhouse_server import KEEPALIVE_MARK
 from streams.local.process import (
+    ServerFiles,
     ServiceError,
     port_in_use,
-    read_pid,
     require_free,
     spawn,
     stop_pid,
@@ -60,9 +61,10 @@ _USERS = """<clickhouse>
 
 
 @dataclass(frozen=True)
-class LocalClickHouse:
+class LocalClickHouse(ServerFiles):
     """One server: HTTP on ``http_port``, native protocol on ``tcp_port``, state in ``data_dir``."""
 
+    NAME: ClassVar[str] = "clickhouse"
     data_dir: Path
     http_port: int = 8123
     tcp_port: int = 9000
@@ -70,17 +72,6 @@ class LocalClickHouse:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.data_dir / "clickhouse.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return self.data_dir / "clickhouse.log"
-
-    def pid(self) -> int | None:
-        return read_pid(self.pid_file)
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the server unless it already runs; return once it answers ``SELECT 1``."""
@@ -110,7 +101,7 @@ class LocalClickHouse:
                     f"KILL QUERY WHERE query LIKE '%{KEEPALIVE_MARK}%' "
                     "AND query NOT LIKE '%KILL QUERY%' SYNC"
                 )
-                wait_until(lambda: read_pid(self.pid_file) is None, timeout, "ClickHouse stop")
+                wait_until(lambda: self.pid() is None, timeout, "ClickHouse stop")
             except ServiceError:
                 stop_pid(pid)
         self.pid_file.unlink(missing_ok=True)

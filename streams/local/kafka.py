@@ -17,11 +17,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from streams.local.process import (
+    ServerFiles,
     ServiceError,
     port_in_use,
-    read_pid,
     require_free,
     spawn,
     stop_pid,
@@ -62,9 +63,10 @@ def _java() -> str:
 
 
 @dataclass(frozen=True)
-class LocalKafka:
+class LocalKafka(ServerFiles):
     """One broker: ``port`` for clients, ``controller_port`` for KRaft, state in ``data_dir``."""
 
+    NAME: ClassVar[str] = "kafka"
     data_dir: Path
     port: int = 9092
     controller_port: int = 9093
@@ -73,17 +75,6 @@ class LocalKafka:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.data_dir / "kafka.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return self.data_dir / "kafka.log"
-
-    def pid(self) -> int | None:
-        return read_pid(self.pid_file)
 
     def start(self, timeout: float = 90.0) -> None:
         """Start the broker unless it already runs; return once a round trip works."""

@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 # Servers this process started: kept so they are reaped by Popen (no zombies, no warnings).
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -103,6 +104,25 @@ def stop_pid(pid: int, timeout: float = 30.0) -> None:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+class ServerFiles:
+    """The PID and log files of a local server, kept in its ``data_dir`` under ``NAME``."""
+
+    NAME: ClassVar[str]
+    data_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / f"{self.NAME}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / f"{self.NAME}.log"
+
+    def pid(self) -> int | None:
+        """The running server's PID, or None when it is not running."""
+        return read_pid(self.pid_file)
 
 
 def tail(path: Path, lines: int = 20) -> str:
