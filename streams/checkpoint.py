@@ -91,9 +91,7 @@ async def topic_partitions(settings: Settings, topic: str) -> list[int]:
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    return sorted(
-        p["partition"] for t in described if t["topic"] == topic for p in t["partitions"]
-    )
+    return sorted(p["partition"] for t in described if t["topic"] == topic for p in t["partitions"])
 
 
 async def catch_up(checkpoint: Checkpoint, settings: Settings) -> int:
