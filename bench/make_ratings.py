@@ -120,8 +120,10 @@ def make_implicit(
             seen[u].add(i)
             last_topic[u] = t
             dom = DOMAINS[int(item_domain[i])]
-            kind = "click" if rng.random() < 0.7 else (
-                "course_purchase" if dom == "course" else "partner_order"
+            kind = (
+                "click"
+                if rng.random() < 0.7
+                else ("course_purchase" if dom == "course" else "partner_order")
             )
             out.append((f"u{u}", f"{dom}-{i}", t0 + 30 * len(out), kind, dom))
             if len(out) >= n_events:

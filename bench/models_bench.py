@@ -135,21 +135,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, nargs="*", default=[100_000, 1_000_000])
     args = parser.parse_args(argv)
     out: dict[str, list[dict[str, float]]] = {"latency": [], "memory": []}
-    print(f"{'items':>8} {'learn p50':>10} {'p99':>8} {'recommend p50':>14} {'p99':>8}  (µs)",
-          file=sys.stderr)
+    print(
+        f"{'items':>8} {'learn p50':>10} {'p99':>8} {'recommend p50':>14} {'p99':>8}  (µs)",
+        file=sys.stderr,
+    )
     for n in args.items:
         r = latency(n)
         out["latency"].append(r)
-        print(f"{n:>8} {r['learn_p50_us']:>10.1f} {r['learn_p99_us']:>8.1f} "
-              f"{r['recommend_p50_us']:>14.1f} {r['recommend_p99_us']:>8.1f}", file=sys.stderr)
-    print(f"{'users':>8} {'RSS MiB':>8} {'learn µs':>9} {'save s':>7} {'load s':>7} {'MiB':>6}",
-          file=sys.stderr)
+        print(
+            f"{n:>8} {r['learn_p50_us']:>10.1f} {r['learn_p99_us']:>8.1f} "
+            f"{r['recommend_p50_us']:>14.1f} {r['recommend_p99_us']:>8.1f}",
+            file=sys.stderr,
+        )
+    print(
+        f"{'users':>8} {'RSS MiB':>8} {'learn µs':>9} {'save s':>7} {'load s':>7} {'MiB':>6}",
+        file=sys.stderr,
+    )
     for n in args.users:
         m = memory(n)
         out["memory"].append(m)
-        print(f"{n:>8} {m['rss_total_mib']:>8.0f} {m['learn_us_per_event']:>9.1f} "
-              f"{m['snapshot_save_s']:>7.2f} {m['snapshot_load_s']:>7.2f} "
-              f"{m['snapshot_mib']:>6.0f}", file=sys.stderr)
+        print(
+            f"{n:>8} {m['rss_total_mib']:>8.0f} {m['learn_us_per_event']:>9.1f} "
+            f"{m['snapshot_save_s']:>7.2f} {m['snapshot_load_s']:>7.2f} "
+            f"{m['snapshot_mib']:>6.0f}",
+            file=sys.stderr,
+        )
         gc.collect()
     print(json.dumps(out))
     return 0

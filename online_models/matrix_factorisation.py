@@ -220,9 +220,7 @@ class MatrixFactorisation:
             touched = self._learn_implicit(u, i, w)
         self._item_n[i] += 1.0
         # Item bias for ranking, -inf for rows never learned from: one add at retrieval.
-        self._rank_bias[touched] = np.where(
-            self._item_n[touched] > 0, self._bi[touched], -np.inf
-        )
+        self._rank_bias[touched] = np.where(self._item_n[touched] > 0, self._bi[touched], -np.inf)
         return None
 
     @property
@@ -325,7 +323,7 @@ class MatrixFactorisation:
     def score_rows(self, user: str, rows: npt.NDArray[np.int64]) -> FloatArray:
         """Ranking score for the given catalogue rows (0 for rows never learned from)."""
         out = np.zeros(rows.shape[0], dtype=np.float32)
-        ok = (rows < self._n_items_init)
+        ok = rows < self._n_items_init
         if not ok.any():
             return out
         r = rows[ok]

@@ -369,8 +369,7 @@ class CrossDomainRecommender:
                     "blend": b,
                     "position": float(pos),
                     "cross_domain": float(
-                        context.trigger_domain is not None
-                        and item.domain != context.trigger_domain
+                        context.trigger_domain is not None and item.domain != context.trigger_domain
                     ),
                     "price": item.price,
                 }

@@ -24,7 +24,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="replay only the first N")
     parser.add_argument(
-        "--default-domain", choices=list(DOMAINS), default="course",
+        "--default-domain",
+        choices=list(DOMAINS),
+        default="course",
         help="domain of items whose events carry none",
     )
     parser.add_argument("--n-factors", type=int, default=32)

@@ -84,8 +84,12 @@ class FixedCtr:
         return 0.9 if item.domain == "fashion" else 0.1
 
     def learn_impression(
-        self, user: str, item: ItemInfo, context: Context,
-        features: Mapping[str, float], clicked: bool,
+        self,
+        user: str,
+        item: ItemInfo,
+        context: Context,
+        features: Mapping[str, float],
+        clicked: bool,
     ) -> None:
         assert "knn_score" in features
         self.seen.append((item.item_id, clicked))
