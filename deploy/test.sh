@@ -15,5 +15,6 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 export OPENBLAS_NUM_THREADS=1
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 exec .venv/bin/pytest "$@"
