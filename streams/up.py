@@ -7,7 +7,6 @@ first, the worker gets SIGTERM (it flushes its sink and commits offsets), then t
 
 from __future__ import annotations
 
-import importlib.util
 import signal
 import subprocess
 import sys
@@ -52,13 +51,12 @@ def run_everything(settings: Settings, simulate_rate: float) -> int:
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"], start_new_session=True
         )
-        if importlib.util.find_spec("simulator.command") is not None:
-            time.sleep(5)  # let the worker join its group before traffic starts
-            simulator = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "simulate", "--kafka",
-                 "--rate", str(simulate_rate), "--events", "1000000000", "--quiet"],
-                start_new_session=True,
-            )  # fmt: skip
+        time.sleep(5)  # let the worker create its topics and join its group first
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "simulate", "--kafka",
+             "--rate", str(simulate_rate), "--events", "1000000000", "--quiet"],
+            start_new_session=True,
+        )  # fmt: skip
         print("crossrec is up — press Ctrl-C to stop everything", flush=True)
         while worker.poll() is None:
             time.sleep(0.5)
