@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up", help="start local Kafka + ClickHouse + worker + simulator; Ctrl-C stops all"
     )
-    up.add_argument("--rate", type=float, default=50.0, help="simulated events per second")
+    up.add_argument(
+        "--rate", type=float, default=200.0, help="simulated events per second (catalogue first)"
+    )
     up.set_defaults(func=cmd_up)
 
     worker = sub.add_parser("worker", help="run the stream worker (Faust) in the foreground")

@@ -52,8 +52,11 @@ def run_everything(settings: Settings, simulate_rate: float) -> int:
             [sys.executable, "-m", "streams.cli", "worker"], start_new_session=True
         )
         time.sleep(5)  # let the worker create its topics and join its group first
+        # A new seed per run: the same seed would replay the same event ids, which the
+        # (checkpointed) learner rightly ignores as duplicates.
+        seed = str(int(time.time()))
         simulator = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "simulate", "--kafka",
+            [sys.executable, "-m", "streams.cli", "simulate", "--kafka", "--seed", seed,
              "--rate", str(simulate_rate), "--events", "1000000000", "--quiet"],
             start_new_session=True,
         )  # fmt: skip
