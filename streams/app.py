@@ -15,7 +15,7 @@ from streams.settings import Settings
 settings = Settings.from_env()
 
 app = faust.App(
-    settings.group_id,  # one consumer group per role (streams.settings.ROLES)
+    settings.app_id,
     broker=faust_broker_url(settings),
     broker_credentials=faust_credentials(settings),
     store="memory://",
@@ -24,7 +24,6 @@ app = faust.App(
     topic_replication_factor=1,
     key_serializer="raw",
     value_serializer="raw",
-    web_enabled=settings.worker_role in ("all", "learn"),  # health/ready/dashboard: learner
     web_port=settings.web_port,
     web_host=settings.listen_host,
     consumer_auto_offset_reset="earliest",

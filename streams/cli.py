@@ -41,7 +41,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.worker import run_worker
 
-    return run_worker(settings, loglevel=args.loglevel, supervised=args.supervised)
+    run_worker(loglevel=args.loglevel)
+    return 0
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -71,16 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(func=cmd_up)
 
-    worker = sub.add_parser(
-        "worker",
-        help="run the stream worker in the foreground (CROSSREC_WORKER_ROLE: all or one role)",
-    )
+    worker = sub.add_parser("worker", help="run the stream worker (Faust) in the foreground")
     worker.add_argument("--loglevel", default="info")
-    worker.add_argument(
-        "--supervised",
-        action="store_true",
-        help="internal: started by the supervisor (topics, schema and metrics are its job)",
-    )
     worker.set_defaults(func=cmd_worker)
 
     for name in ("kafka", "clickhouse"):

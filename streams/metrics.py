@@ -1,9 +1,4 @@
-"""Prometheus metrics of the worker, declared once. Labels are small fixed sets (never ids).
-
-Under the supervisor (``crossrec worker``, role ``all``) each role runs in its own process
-and these values live in Prometheus' multiprocess files; the gauges therefore declare how
-processes combine (:mod:`streams.shared_metrics` serves and reads the aggregate).
-"""
+"""Prometheus metrics of the worker, declared once. Labels are small fixed sets (never ids)."""
 
 from __future__ import annotations
 
@@ -26,11 +21,7 @@ SINK_ROWS = Counter("crossrec_sink_rows_total", "Rows written to ClickHouse", ["
 SINK_FAILURES = Counter(
     "crossrec_sink_failures_total", "Failed ClickHouse writes (retried, never dropped)"
 )
-SINK_DEGRADED = Gauge(
-    "crossrec_sink_degraded",
-    "1 while ClickHouse writes are failing",
-    multiprocess_mode="livemax",
-)
+SINK_DEGRADED = Gauge("crossrec_sink_degraded", "1 while ClickHouse writes are failing")
 STAGE_SECONDS = Histogram(
     "crossrec_stage_seconds",
     "Time spent per pipeline stage",
@@ -41,13 +32,11 @@ ONLINE_METRIC = Gauge(
     "crossrec_online_metric",
     "Prequential quality of served lists since start (hit_rate, ctr, ctr_logloss, ...)",
     ["variant", "metric"],
-    multiprocess_mode="livemostrecent",
 )
 CONSUMER_LAG = Gauge(
     "crossrec_consumer_lag",
     "Messages behind the end of each consumed topic (sum over assigned partitions)",
     ["topic"],
-    multiprocess_mode="livemax",
 )
 FORGET_SECONDS = Histogram(
     "crossrec_forget_seconds",

@@ -153,13 +153,6 @@ class Settings:
         secret=True,
     )
     # --- Worker ----------------------------------------------------------------------------
-    worker_role: str = _env(
-        "CROSSREC_WORKER_ROLE",
-        "all",
-        "What `crossrec worker` runs: all (a supervisor running ingest, learn and sink as three "
-        "processes, one port each for web and metrics) or one of ingest, learn, sink (one "
-        "process per role, e.g. one deployment each).",
-    )
     metrics_port: int = _env(
         "CROSSREC_METRICS_PORT", "9464", "Port of the Prometheus /metrics endpoint (0: off)."
     )
@@ -194,40 +187,9 @@ class Settings:
             values[f.name] = _parse(f.metadata["env"], f.type, raw)
         return cls(**values)
 
-    def __post_init__(self) -> None:
-        if self.worker_role not in ("all", *ROLES):
-            raise SettingsError(
-                f"CROSSREC_WORKER_ROLE must be all, {', '.join(ROLES)}; got {self.worker_role!r}"
-            )
-
     @property
     def pseudonym_key_bytes(self) -> bytes:
         return self.pseudonym_key.encode()
-
-    @property
-    def group_id(self) -> str:
-        """The Faust app id (= consumer group) of this process's role.
-
-        Each role reads at its own pace, so each has its own group; the learner keeps the
-        bare app id (its checkpoints and catch-up replay are keyed by it).
-
-        >>> Settings.from_env({"CROSSREC_WORKER_ROLE": "ingest"}).group_id
-        'crossrec-ingest'
-        >>> Settings.from_env({"CROSSREC_WORKER_ROLE": "learn"}).group_id
-        'crossrec'
-        """
-        return role_group_id(self.app_id, self.worker_role)
-
-
-ROLES = ("ingest", "learn", "sink")
-"""The parts of the pipeline a worker process can run: events.in → events.valid/dlq
-(ingest), events.valid → recommendations (learn), events.valid + recommendations → ClickHouse
-(sink)."""
-
-
-def role_group_id(app_id: str, role: str) -> str:
-    """Consumer group of ``role`` for ``app_id`` (the learner's is the app id itself)."""
-    return app_id if role in ("all", "learn") else f"{app_id}-{role}"
 
 
 def _parse(name: str, type_name: Any, raw: Any) -> Any:

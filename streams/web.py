@@ -35,7 +35,6 @@ import orjson
 from schemas import is_pseudonym
 from streams.online_metrics import VariantMetrics
 from streams.recommend_service import Served
-from streams.shared_metrics import MetricsSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -328,28 +327,20 @@ def take_sample(now: float) -> Sample:
         STAGE_SECONDS,
     )
 
-    metrics = MetricsSnapshot()
-    served = labelled_values(metrics[RECOMMENDATIONS_OUT], "variant", "_total")
-    learnt = recommend.learner.service.metrics.by_variant
+    served = labelled_values(RECOMMENDATIONS_OUT, "variant", "_total")
+    metrics = recommend.learner.service.metrics.by_variant
     return Sample(
         t=now,
         totals={
-            "events_in": counter_total(metrics[EVENTS_IN]),
-            "events_valid": counter_total(metrics[EVENTS_VALID]),
+            "events_in": counter_total(EVENTS_IN),
+            "events_valid": counter_total(EVENTS_VALID),
             "recommendations": sum(served.values()),
-            "dead_letters": counter_total(metrics[DEAD_LETTERS]),
+            "dead_letters": counter_total(DEAD_LETTERS),
         },
-        stages=histogram_buckets(metrics[STAGE_SECONDS], "stage"),
+        stages=histogram_buckets(STAGE_SECONDS, "stage"),
         served=served,
-        hits={variant: float(m.hits) for variant, m in list(learnt.items())},
+        hits={variant: float(m.hits) for variant, m in list(metrics.items())},
     )
-
-
-def sink_degraded(metrics: MetricsSnapshot) -> bool:
-    """Whether the ClickHouse sink (maybe another process) reports failing writes."""
-    from streams.metrics import SINK_DEGRADED
-
-    return any(s.value > 0 for family in metrics[SINK_DEGRADED].collect() for s in family.samples)
 
 
 def assigned_partitions(app: Any) -> int:
@@ -360,10 +351,9 @@ def assigned_partitions(app: Any) -> int:
 
 
 def current_payload(window: SlidingWindow, recent: RecentRecommendations) -> dict[str, Any]:
-    from streams.agents import recommend
+    from streams.agents import clickhouse_sink, recommend
     from streams.metrics import CONSUMER_LAG, DEAD_LETTERS
 
-    metrics = MetricsSnapshot()
     service = recommend.learner.service
     variants = variant_rows(
         dict(service.metrics.by_variant), service.experiment.names, window.conversion_proxy()
@@ -371,9 +361,9 @@ def current_payload(window: SlidingWindow, recent: RecentRecommendations) -> dic
     return dashboard_payload(
         window,
         variants=variants,
-        dead_letters=labelled_values(metrics[DEAD_LETTERS], "code", "_total"),
-        lag=labelled_values(metrics[CONSUMER_LAG], "topic"),
-        sink_degraded=sink_degraded(metrics),
+        dead_letters=labelled_values(DEAD_LETTERS, "code", "_total"),
+        lag=labelled_values(CONSUMER_LAG, "topic"),
+        sink_degraded=clickhouse_sink.writer.degraded,
         recent=recent.latest_first(),
         now=time.time(),
     )
@@ -387,6 +377,7 @@ def static_asset(name: str) -> str:
 
 # --- Faust wiring ---------------------------------------------------------------------------
 def _install() -> tuple[SlidingWindow, RecentRecommendations]:
+    from streams.agents import clickhouse_sink
     from streams.agents.recommend import learn_and_recommend
     from streams.app import app
 
@@ -417,7 +408,7 @@ def _install() -> tuple[SlidingWindow, RecentRecommendations]:
 
     @app.page("/ready")
     async def ready(self: Any, request: Any) -> Any:
-        ok, reasons = readiness(assigned_partitions(app), sink_degraded(MetricsSnapshot()))
+        ok, reasons = readiness(assigned_partitions(app), clickhouse_sink.writer.degraded)
         return _json(self, {"ready": ok, "reasons": reasons}, status=200 if ok else 503)
 
     @app.page("/dashboard")

@@ -1,4 +1,4 @@
-"""Start-up of a worker process: topics and schema, then one role or the supervisor of all."""
+"""Start-up of one worker process: schema, metrics endpoint, then the Faust worker."""
 
 from __future__ import annotations
 
@@ -27,9 +27,17 @@ def prepare_clickhouse(settings: Settings) -> list[int]:
         client.close()
 
 
-def prepare(settings: Settings) -> None:
-    """Create missing topics and apply migrations: before any consumer or writer starts."""
+def run_worker(loglevel: str = "info") -> None:
+    """Run the worker in this process until SIGINT/SIGTERM (Faust shuts down cleanly)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # DESIGN.md: threaded BLAS is slower
+    from faust.worker import Worker
+    from prometheus_client import start_http_server
+
+    import streams.agents  # noqa: F401  (registers the agents)
+    from streams.app import app, settings
     from streams.topic_admin import ensure_topics_sync
+
+    app.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust does not create parents
 
     created = ensure_topics_sync(settings)
     if created:
@@ -37,40 +45,10 @@ def prepare(settings: Settings) -> None:
     applied = prepare_clickhouse(settings)
     if applied:
         log.info("applied ClickHouse migrations %s", applied)
+    from streams.agents.recommend import restore_learner
 
-
-def run_worker(settings: Settings, loglevel: str = "info", supervised: bool = False) -> int:
-    """Run until SIGINT/SIGTERM: the supervisor (role ``all``) or one role in this process.
-
-    ``supervised``: started by the supervisor, which already prepared topics and schema and
-    serves the metrics of all its processes.
-    """
-    if settings.worker_role == "all":
-        from streams.supervisor import Supervisor
-
-        return Supervisor(settings, loglevel).run()
-    run_role(settings, loglevel, supervised)
-    return 0
-
-
-def run_role(settings: Settings, loglevel: str, supervised: bool) -> None:
-    """One role's agents in this process, on its own consumer group (Faust worker)."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # DESIGN.md: threaded BLAS is slower
-    from faust.worker import Worker
-    from prometheus_client import start_http_server
-
-    from streams.agents import register
-    from streams.app import app
-
-    register(settings.worker_role)
-    app.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust does not create parents
-    if not supervised:
-        prepare(settings)
-    if settings.worker_role == "learn":
-        from streams.agents.recommend import restore_learner
-
-        restore_learner()
-    if settings.metrics_port and not supervised:
+    restore_learner()
+    if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.listen_host)
     worker = Worker(app, loglevel=loglevel)
     # Faust's terminal spinner sets the root logger to DEBUG (to animate on every record)

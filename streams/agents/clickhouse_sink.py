@@ -1,4 +1,4 @@
-"""Stream → ClickHouse: validated events and served recommendations (the sink role).
+"""Stream → ClickHouse: validated events, served recommendations and per-minute model metrics.
 
 Batches are written from inside ``stream.take()`` and the writer retries until ClickHouse has
 them, so offsets are acknowledged only after the rows are durable (DESIGN.md). Tables are
@@ -14,14 +14,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas import Forget, InvalidEvent, decode_event, decode_recommendation
+from streams.agents import recommend
 from streams.app import app, events_valid, recommendations, settings
 from streams.metrics import FORGET_SECONDS
 from streams.outbox import TRIGGER_HEADER
 from streams.sinks.clickhouse_writer import ClickHouseWriter
 from streams.sinks.rows import (
     EVENT_COLUMNS,
+    MODEL_METRIC_COLUMNS,
     RECOMMENDATION_COLUMNS,
+    ModelMetric,
     event_row,
+    model_metric_row,
     recommendation_row,
 )
 
@@ -77,6 +81,18 @@ async def sink_recommendations(stream: Any) -> AsyncIterator[int]:
             rows.append(recommendation_row(rec, trigger))
         await writer.write(f"{_db}.recommendations", RECOMMENDATION_COLUMNS, rows)
         yield len(rows)
+
+
+@app.timer(interval=60.0)  # type: ignore[untyped-decorator]
+async def sink_model_metrics() -> None:
+    now = datetime.now(UTC)
+    version = recommend.learner.service.config.model_version
+    rows = [
+        model_metric_row(ModelMetric(now, version, variant, metric, value, count), now)
+        for variant, metric, value, count in recommend.publish_online_metrics()
+        if count
+    ]
+    await writer.write(f"{_db}.model_metrics", MODEL_METRIC_COLUMNS, rows)
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]

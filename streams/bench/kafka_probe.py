@@ -73,16 +73,6 @@ class KafkaProbe:
         ends = await self._consumer.end_offsets(tps)
         return {tp: int(offset) for tp, offset in ends.items()}
 
-    async def total_lag(self, groups: Iterable[tuple[str, tuple[str, ...]]]) -> int | None:
-        """:meth:`lag` summed over ``(group, topics)`` pairs; ``None`` if any is unknown."""
-        total = 0
-        for group_id, topics in groups:
-            lag = await self.lag(group_id, topics)
-            if lag is None:
-                return None
-            total += lag
-        return total
-
     async def lag(self, group_id: str, topics: Iterable[str]) -> int | None:
         """Messages the group has not committed yet, over all partitions of ``topics``.
 
@@ -103,12 +93,13 @@ class KafkaProbe:
 
     async def wait_drained(
         self,
-        groups: tuple[tuple[str, tuple[str, ...]], ...],
+        group_id: str,
+        topics: list[str],
         timeout: float,
         alive: Callable[[], bool] = lambda: True,
         poll_s: float = 0.2,
     ) -> float | None:
-        """Wait until the groups' lag is 0 twice in a row; return that ``time.time()``.
+        """Wait until the group's lag is 0 twice in a row; return that ``time.time()``.
 
         Twice, because output sent by one stage reaches the next stage's topic a moment
         after the first stage commits. ``None`` when ``timeout`` passed first. Raises when the
@@ -118,9 +109,9 @@ class KafkaProbe:
         first_zero: float | None = None
         while time.monotonic() < deadline:
             if not alive():
-                raise BenchError(f"the process behind {[g for g, _ in groups]} exited")
+                raise BenchError(f"the process of consumer group {group_id!r} exited")
             now = time.time()
-            if await self.total_lag(groups) == 0:
+            if await self.lag(group_id, topics) == 0:
                 if first_zero is not None:
                     return first_zero
                 first_zero = now

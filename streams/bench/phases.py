@@ -27,7 +27,8 @@ class Pipeline:
 
     name: str
     input_topic: str
-    groups: tuple[tuple[str, tuple[str, ...]], ...]  # (consumer group, topics it must drain)
+    group_id: str
+    consumed_topics: tuple[str, ...]
     outputs: dict[str, str]  # stage label -> topic
     processed_stage: str  # label whose message count is "events processed"
     latency_stages: tuple[str, ...]  # labels to take latency from, preferred first
@@ -71,10 +72,12 @@ async def observe(
         )
         if sent.failed:
             raise BenchError(f"{sent.failed} messages could not be produced: {sent.first_error}")
-        drained_at = await probe.wait_drained(pipeline.groups, drain_timeout, pipeline.alive)
+        drained_at = await probe.wait_drained(
+            pipeline.group_id, list(pipeline.consumed_topics), drain_timeout, pipeline.alive
+        )
         backlog = 0
         if drained_at is None:
-            backlog = await probe.total_lag(pipeline.groups) or -1
+            backlog = await probe.lag(pipeline.group_id, pipeline.consumed_topics) or -1
         ends = await probe.end_offsets(pipeline.outputs.values())
         caught_up = await collector.caught_up(ends)
     finally:

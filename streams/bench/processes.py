@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.local.process import free_port
-from streams.settings import REPO_ROOT, role_group_id
+from streams.settings import REPO_ROOT
 
 _PROBLEM = re.compile(r"ERROR|CRITICAL|Traceback|Exception|exited|Crashed", re.IGNORECASE)
 
@@ -30,7 +30,7 @@ class Isolation:
 
     @property
     def app_id(self) -> str:
-        """The worker's app id; each role's consumer group derives from it."""
+        """Faust's app id, which is also its consumer group id."""
         return f"crossrec-{self.unique}"
 
     @property
@@ -52,14 +52,6 @@ class Isolation:
     @property
     def database(self) -> str:
         return self.unique
-
-    def groups(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        """Each role's consumer group and the topics it must drain (every stage, incl. sink)."""
-        return (
-            (role_group_id(self.app_id, "ingest"), (self.topic_in,)),
-            (role_group_id(self.app_id, "learn"), (self.topic_valid,)),
-            (role_group_id(self.app_id, "sink"), (self.topic_valid, self.topic_recommendations)),
-        )
 
     def topics(self) -> list[str]:
         return [self.topic_in, self.topic_valid, self.topic_recommendations, self.topic_dlq]

@@ -1,6 +1,6 @@
 """The benchmark's order of work: workload, bare loop, then one fresh worker per catalogue size.
 
-Each worker gets its own topics, consumer groups (one per role) and ClickHouse database, so
+Each worker gets its own topics, consumer group (= Faust app id) and ClickHouse database, so
 runs never see each other's data. Per worker: load the catalogue and wait until it is fully
 processed (so the measurement starts with the catalogue in the model), drain a batch at full
 speed, then run each fixed rate. Every child process is registered in :attr:`Bench.children`
@@ -116,7 +116,8 @@ class Bench:
         pipeline = Pipeline(
             name="bare",
             input_topic=topic_in,
-            groups=((group, (topic_in,)),),
+            group_id=group,
+            consumed_topics=(topic_in,),
             outputs={"out": topic_out},
             processed_stage="out",
             latency_stages=("out",),
@@ -155,7 +156,8 @@ class Bench:
         pipeline = Pipeline(
             name="crossrec",
             input_topic=iso.topic_in,
-            groups=iso.groups(),
+            group_id=iso.app_id,
+            consumed_topics=(iso.topic_in, iso.topic_valid),
             outputs={
                 "valid": iso.topic_valid,
                 "recommendations": iso.topic_recommendations,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
@@ -44,18 +43,3 @@ async def consume(
     finally:
         await consumer.stop()
     return records
-
-
-def raw_click(event_id: str, user: str) -> bytes:
-    """A valid click as an app sends it (raw user id, not yet pseudonymised)."""
-    return orjson.dumps(
-        {
-            "event_id": event_id,
-            "event_type": "click",
-            "ts": "2026-11-29T10:00:00Z",
-            "user_id": user,
-            "schema_version": 1,
-            "item_id": "course-0001",
-            "surface": "home",
-        }
-    )

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from schemas import decode_event, is_pseudonym
 from streams.local.clickhouse import LocalClickHouse
 from streams.local.kafka import LocalKafka
 from tests.integration.clickhouse_io import wait_for_rows
-from tests.integration.kafka_io import consume, produce, raw_click
+from tests.integration.kafka_io import consume, produce
 from tests.integration.worker_process import running_worker, worker_env
 
 pytestmark = pytest.mark.integration
+
+
+def _click(event_id: str, user: str) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": "click",
+            "ts": "2026-11-29T10:00:00Z",
+            "user_id": user,
+            "schema_version": 1,
+            "item_id": "course-0001",
+            "surface": "home",
+        }
+    )
 
 
 async def test_event_flows_to_valid_topic_dead_letters_and_clickhouse(
@@ -21,7 +36,7 @@ async def test_event_flows_to_valid_topic_dead_letters_and_clickhouse(
 ) -> None:
     env = worker_env(kafka, clickhouse, unique, tmp_path)
     raw_user = "user-000042"
-    good = raw_click(f"{unique}-1", raw_user)
+    good = _click(f"{unique}-1", raw_user)
     bad = b'{"event_type": "click", "user_id": ' + raw_user.encode() + b"}"  # not JSON
     with running_worker(env, tmp_path / "worker.log"):
         await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(b"k", good), (b"k", bad)])
