@@ -1,9 +1,11 @@
 """Micro-benchmark of the online models (a script, not a test).
 
-Measures, for the full :class:`CrossDomainRecommender`:
+Measures, for :class:`CrossDomainRecommender` and for the production :class:`FullRanker`
+(content candidates, CTR re-rank and exploration included; its CTR model is trained with
+labelled impressions, as the stream does):
 
 - ``learn`` and ``recommend`` (top-10, incl. blend and re-rank) µs/event, p50 and p99, at
-  1k, 10k and 100k catalogue items;
+  1k, 10k and 100k catalogue items (one row per model, ``model`` field);
 - resident memory (RSS delta) with 100k and 1,000,000 known users over 100k items, and the
   time to snapshot (save) and restore the model at that size.
 
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from online_models.full_ranker import FullRanker
 from online_models.recommender import CrossDomainRecommender
 from online_models.snapshot import load, save
 from online_models.types import DOMAINS, Context, Interaction, ItemInfo
@@ -40,15 +43,25 @@ def rss_bytes() -> int:
     return 0
 
 
-def build(n_items: int, seed: int = 0) -> tuple[CrossDomainRecommender, list[str]]:
-    rec = CrossDomainRecommender(seed=seed)
+Model = CrossDomainRecommender | FullRanker
+
+
+def build(
+    n_items: int, seed: int = 0, model: str = "CrossDomainRecommender"
+) -> tuple[Model, list[str]]:
+    rec: Model = (
+        FullRanker(seed=seed) if model == "FullRanker" else CrossDomainRecommender(seed=seed)
+    )
     rng = np.random.default_rng(seed)
     doms = rng.integers(0, len(DOMAINS), n_items)
+    n_tags = rng.integers(1, 4, n_items)
     ids = []
     for i in range(n_items):
         d = DOMAINS[int(doms[i])]
         ids.append(f"{d}-{i}")
-        rec.upsert_item(ItemInfo(ids[-1], d, partner=None if d == "course" else "p"))
+        tags = tuple(f"t{int(t)}" for t in rng.integers(0, 300, int(n_tags[i])))
+        partner = None if d == "course" else f"p{i % 40}"
+        rec.upsert_item(ItemInfo(ids[-1], d, partner=partner, tags=tags, price=float(i % 97)))
     return rec, ids
 
 
@@ -56,8 +69,14 @@ def zipf_items(rng: np.random.Generator, n_items: int, n: int) -> np.ndarray:
     return (rng.zipf(1.3, n) - 1) % n_items
 
 
-def latency(n_items: int, n_train: int = 50_000, n_users: int = 5_000) -> dict[str, float]:
-    rec, ids = build(n_items)
+def latency(
+    n_items: int,
+    n_train: int = 50_000,
+    n_users: int = 5_000,
+    model: str = "CrossDomainRecommender",
+    n_impressions: int = 20_000,
+) -> dict[str, float | str]:
+    rec, ids = build(n_items, model=model)
     rng = np.random.default_rng(1)
     # Every item learned at least once, so MF retrieval really scans n_items rows.
     for i, item in enumerate(ids):
@@ -68,6 +87,13 @@ def latency(n_items: int, n_train: int = 50_000, n_users: int = 5_000) -> dict[s
     for u, i in zip(users.tolist(), items.tolist(), strict=True):
         t += 1
         rec.learn(Interaction(f"u{u}", ids[i], "click", t))
+    if isinstance(rec, FullRanker):
+        # Labelled impressions (~8 % clicked) train the CTR model and the explorer.
+        imp_users = rng.integers(0, n_users, n_impressions).tolist()
+        imp_items = zipf_items(rng, n_items, n_impressions).tolist()
+        clicked = (rng.random(n_impressions) < 0.08).tolist()
+        for j, (u, i, c) in enumerate(zip(imp_users, imp_items, clicked, strict=True)):
+            rec.learn_impression(f"u{u}", ids[i], Context(ts=t), c, position=j % 10)
     learn_us = []
     probe_users = rng.integers(0, n_users, 5000).tolist()
     probe_items = zipf_items(rng, n_items, 5000).tolist()
@@ -79,11 +105,14 @@ def latency(n_items: int, n_train: int = 50_000, n_users: int = 5_000) -> dict[s
         learn_us.append((time.perf_counter() - s) * 1e6)
     rec_us = []
     for n, u in enumerate(rng.integers(0, n_users, 2000).tolist()):
-        ctx = Context(ts=t, trigger_domain=DOMAINS[n % len(DOMAINS)] if n % 2 else None)
+        ctx = Context(
+            ts=t + n, trigger_domain=DOMAINS[n % len(DOMAINS)] if n % 2 else None, hour=n % 24
+        )
         s = time.perf_counter()
         rec.recommend(f"u{u}", 10, ctx)
         rec_us.append((time.perf_counter() - s) * 1e6)
     return {
+        "model": model,
         "items": n_items,
         "learn_p50_us": float(np.percentile(learn_us, 50)),
         "learn_p99_us": float(np.percentile(learn_us, 99)),
@@ -92,7 +121,7 @@ def latency(n_items: int, n_train: int = 50_000, n_users: int = 5_000) -> dict[s
     }
 
 
-def memory(n_users: int, n_items: int = 100_000) -> dict[str, float]:
+def memory(n_users: int, n_items: int = 100_000) -> dict[str, float | str]:
     gc.collect()
     before = rss_bytes()
     rec, ids = build(n_items)
@@ -133,20 +162,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument("--users", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--models", nargs="*", default=["CrossDomainRecommender", "FullRanker"])
     args = parser.parse_args(argv)
-    out: dict[str, list[dict[str, float]]] = {"latency": [], "memory": []}
+    out: dict[str, list[dict[str, float | str]]] = {"latency": [], "memory": []}
     print(
-        f"{'items':>8} {'learn p50':>10} {'p99':>8} {'recommend p50':>14} {'p99':>8}  (µs)",
+        f"{'model':>22} {'items':>8} {'learn p50':>10} {'p99':>8} "
+        f"{'recommend p50':>14} {'p99':>8}  (µs)",
         file=sys.stderr,
     )
-    for n in args.items:
-        r = latency(n)
-        out["latency"].append(r)
-        print(
-            f"{n:>8} {r['learn_p50_us']:>10.1f} {r['learn_p99_us']:>8.1f} "
-            f"{r['recommend_p50_us']:>14.1f} {r['recommend_p99_us']:>8.1f}",
-            file=sys.stderr,
-        )
+    for model in args.models:
+        for n in args.items:
+            r = latency(n, model=model)
+            out["latency"].append(r)
+            print(
+                f"{model:>22} {n:>8} {r['learn_p50_us']:>10.1f} {r['learn_p99_us']:>8.1f} "
+                f"{r['recommend_p50_us']:>14.1f} {r['recommend_p99_us']:>8.1f}",
+                file=sys.stderr,
+            )
     print(
         f"{'users':>8} {'RSS MiB':>8} {'learn µs':>9} {'save s':>7} {'load s':>7} {'MiB':>6}",
         file=sys.stderr,

@@ -474,13 +474,17 @@ class ContentSimilarity:
                 )
                 tied = np.array([j for _, j in smallest], dtype=np.int64)
             kept = np.concatenate([above, tied])
+        values = scores[kept]
+        order = np.argsort(-values, kind="stable")
+        kept, values = kept[order], values[order]
+        if not (values[1:] == values[:-1]).any():
+            return kept  # no equal scores: the id tie-break has nothing to decide
         ids = self._ids
-        kept_list = kept.tolist()
         ranked = sorted(
             zip(
-                (-score for score in scores[kept].tolist()),
+                (-score for score in values.tolist()),
                 [ids[r] for r in rows[kept].tolist()],
-                kept_list,
+                kept.tolist(),
                 strict=True,
             )
         )

@@ -101,6 +101,12 @@ def _river_sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def _plus(dots: list[float], weights: Sequence[float | None]) -> list[float]:
+    """``dots[j] + weights[j]``, skipping missing weights (the order of additions matters
+    for bit-identical results, so each term is added separately)."""
+    return [d if wt is None else d + wt for d, wt in zip(dots, weights, strict=True)]
+
+
 def _sigmoid(z: float) -> float:
     if z >= 0.0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -391,6 +397,73 @@ class CtrModel:
         (beyond filling the per-item feature cache, which is not model state)."""
         raw = _river_sigmoid(self._fast_dot(item, context, features) + self._intercept)
         return self._calibrated(raw)
+
+    def predict_proba_many(
+        self,
+        user: str,
+        items: Sequence[ItemInfo],
+        context: Context,
+        columns: Mapping[str, Sequence[float]],
+    ) -> list[float]:
+        """:meth:`predict_proba` for a shortlist at once: ``columns[name][j]`` is feature
+        ``name`` of ``items[j]``. Gives exactly the same numbers (same terms, same order of
+        summation) while computing the per-request keys and the numeric standardisation
+        constants once instead of once per item; no side effects."""
+        w = self._weights.get
+        m = len(items)
+        dots = [0.0] * m
+        for j, item in enumerate(items):
+            dot = 0.0
+            for key, value in self._item_features(item):
+                weight = w(key)
+                if weight is not None:
+                    dot += weight * value
+            dots[j] = dot
+        domains = [item.domain for item in items]
+        trigger, segment = context.trigger_domain, context.segment
+        if trigger is not None:
+            by_domain = {d: w(f"trig={trigger}|dom={d}") for d in set(domains)}
+            dots = _plus(dots, [by_domain[d] for d in domains])
+        if segment is not None:
+            dots = _plus(dots, [w(f"seg={segment}")] * m)
+            by_domain = {d: w(f"seg={segment}|dom={d}") for d in set(domains)}
+            dots = _plus(dots, [by_domain[d] for d in domains])
+        if context.hour is not None:
+            dots = _plus(dots, [w(self._hour_keys[context.hour % 24])] * m)
+        positions = columns.get("position")
+        if positions is not None:
+            keys, top = self._position_keys, max(self.max_position, 0)
+            dots = _plus(
+                dots,
+                [
+                    w(keys[min(max(int(p), 0), top)]) if math.isfinite(p) else None
+                    for p in positions
+                ],
+            )
+        cross = columns.get("cross_domain")
+        if cross is not None:
+            weight = w("cross_domain")
+            dots = _plus(dots, [weight if c >= 0.5 else None for c in cross])
+        moments = self._moments
+        if moments:
+            clip = self.clip
+            for name, values in columns.items():
+                mo = moments.get(name)
+                if mo is None or mo.std <= 1e-12 or mo.count < 2:
+                    continue
+                weight = w(mo.key)
+                if weight is None:
+                    continue
+                mean, std, log_scaled = mo.mean, mo.std, mo.log_scaled
+                for j, value in enumerate(values):
+                    if not math.isfinite(value):
+                        continue
+                    if log_scaled:
+                        value = math.copysign(math.log1p(abs(value)), value)
+                    z = (value - mean) / std
+                    dots[j] += weight * (clip if z > clip else -clip if z < -clip else z)
+        intercept = self._intercept
+        return [self._calibrated(_river_sigmoid(dot + intercept)) for dot in dots]
 
     def learn_impression(
         self,

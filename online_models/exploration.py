@@ -197,18 +197,17 @@ class Explorer:
         slots = min(self.explore_slots, max(len(head) - 1, 0))
         if slots == 0:
             return head
-        rng = self._rng(user, context)
         in_head = set(head)
-        drawn = sorted(
-            (
-                (-self._sample(arm, rng), item_id)
-                for item_id, _ in ranked[k:]
-                if (arm := self._arms.get(item_id)) is not None and item_id not in in_head
-            ),
-        )
+        arms = [
+            (item_id, arm)
+            for item_id, _ in ranked[k:]
+            if (arm := self._arms.get(item_id)) is not None and item_id not in in_head
+        ]
+        if not arms:
+            return head  # nothing to explore: no generator needed (seeding costs ~10 µs)
+        rng = self._rng(user, context)
+        drawn = sorted((-self._sample(arm, rng), item_id) for item_id, arm in arms)
         picks = [item_id for _, item_id in drawn[:slots]]
-        if not picks:
-            return head
         kept = head[: len(head) - len(picks)]
         positions = sorted(rng.sample(range(1, len(head)), len(picks)))
         for position, item_id in zip(positions, picks, strict=True):

@@ -203,14 +203,24 @@ class ItemKNN:
         n_j = self._item_cnt[np.where(valid, ids, 0)]
         denom = np.sqrt(np.maximum(n_h, 1e-12))[:, None] * np.maximum(n_j, 1e-12) ** self.beta
         sims = self._nb_cnt[hist] / denom
-        age_w = (self.recency_decay ** np.arange(hist.shape[0])).astype(np.float32)
+        age_w = self._age_weights(hist.shape[0])
         sims *= age_w[:, None]
         flat_ids, flat_s = ids[valid], sims[valid]
         if flat_ids.shape[0] == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        rows, inverse = np.unique(flat_ids, return_inverse=True)
-        scores = np.bincount(inverse, weights=flat_s).astype(np.float32)
+        # Group equal ids: a stable sort and one sum per run (what ``np.unique`` with
+        # ``return_inverse`` + ``bincount`` does, with a third of the overhead).
+        order = np.argsort(flat_ids, kind="stable")
+        sorted_ids = flat_ids[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+        rows = sorted_ids[starts]
+        scores = np.add.reduceat(flat_s[order].astype(np.float64), starts).astype(np.float32)
         return rows, scores
+
+    def _age_weights(self, n: int) -> FloatArray:
+        """``recency_decay ** age`` for ages ``0 .. n - 1`` (float32)."""
+        out: FloatArray = (self.recency_decay ** np.arange(n)).astype(np.float32)
+        return out
 
     def recommend(self, user: str, k: int, context: Context) -> list[Scored]:
         rows, scores = self.candidate_scores(user)

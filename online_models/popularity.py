@@ -12,6 +12,15 @@ that suddenly gets attention rises even if its all-time mass is small.
 Per-domain popularity is the same array masked by
 :attr:`~online_models.catalogue.Catalogue.domain_codes`: no extra state.
 
+Why a leaderboard cache: the recommender asks for the global top ~200 on every request, and
+scanning 100k rows for it costs ~100 µs. Values only ever grow (decay is folded into
+``t_ref``), so the exact top ``LEADERBOARD_SIZE`` rows under the total order (value
+descending, row ascending) can be kept up to date in O(1) per event: a row that rises above
+the smallest member replaces it. A query filters the members (active, not excluded) and
+falls back to a full scan only when fewer than ``k`` survive. The leaderboard is a pure
+function of the values (rebuilt from them after unpickling or a rebase), so it never changes
+a result; ties are always broken by row, whichever path answers.
+
 >>> from online_models.types import Interaction, ItemInfo, Context
 >>> pop = Popularity(half_life=3600.0)
 >>> for it in ("a", "b"):
@@ -34,8 +43,23 @@ from online_models.types import Context, Domain, Interaction, InteractionKind, I
 from online_models.users import grow_rows
 
 FloatArray = npt.NDArray[np.float64]
+IntRows = npt.NDArray[np.int64]
 
 _REBASE_EXPONENT = 200.0
+LEADERBOARD_SIZE = 1024
+"""Rows kept in the popularity leaderboard cache (see module docstring)."""
+_CACHES = ("_board", "_board_rows", "_board_min")
+"""Attributes derived from ``_long``: rebuilt on demand, never pickled."""
+
+
+def ordered_rows(rows: IntRows, values: FloatArray) -> IntRows:
+    """``rows`` sorted by value descending, then row ascending (a total order).
+
+    >>> ordered_rows(np.array([4, 2, 7]), np.array([1.0, 3.0, 3.0])).tolist()
+    [2, 7, 4]
+    """
+    out: IntRows = rows[np.lexsort((rows, -values))]
+    return out
 
 
 class Popularity:
@@ -61,6 +85,23 @@ class Popularity:
         self._t_last = -np.inf
         self._max = 0.0  # running maximum of _long (decay is uniform, so it stays exact)
         self.n_ignored = 0
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        # Exact top rows of _long (see module docstring): row -> slot in _board_rows.
+        self._board: dict[int, int] | None = None
+        self._board_rows: IntRows = np.zeros(0, dtype=np.int64)
+        self._board_min: tuple[float, int] | None = None  # lower bound of its smallest
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        for name in _CACHES:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._clear_caches()
 
     def upsert_item(self, item: ItemInfo) -> None:
         self.catalogue.upsert(item)
@@ -86,7 +127,6 @@ class Popularity:
         ts = float(interaction.ts)
         if self._t_ref is None:
             self._t_ref = ts
-        self._max = float(self._long.max()) if self._long.shape[0] else 0.0
         # Late events are decayed relative to t_ref like any other: order does not matter.
         w = self._weights.get(interaction.kind, 1.0) * interaction.weight
         if (ts - self._t_ref) / min(self.half_life, self.trend_half_life) > _REBASE_EXPONENT:
@@ -95,9 +135,40 @@ class Popularity:
         short_f = 2.0 ** max(-1100.0, (ts - self._t_ref) / self.trend_half_life)
         self._long[i] += w * long_f
         self._short[i] += w * short_f
-        self._max = max(self._max, float(self._long[i]))
+        value = float(self._long[i])
+        self._max = max(self._max, value)
         self._t_last = max(self._t_last, ts)
+        if self._board is not None:
+            self._board_rise(i, value)
         return None
+
+    def _board_rise(self, row: int, value: float) -> None:
+        """Keep the leaderboard exact after ``row``'s value grew to ``value``."""
+        slots = self._board
+        assert slots is not None
+        if row in slots or value <= 0.0:
+            return
+        members = self._board_rows
+        if len(slots) < LEADERBOARD_SIZE:
+            # A board that is not full holds every positive row: a newly positive row joins.
+            slots[row] = len(slots)
+            self._board_rows = np.append(members, row)
+            return
+        lowest = self._board_min
+        if lowest is not None and (value, -row) <= lowest:
+            return  # below a lower bound of the smallest member (members only grow)
+        values = self._long[members]
+        low = float(values.min())
+        tied = np.flatnonzero(values == low)
+        slot = int(tied[np.argmax(members[tied])]) if tied.shape[0] > 1 else int(tied[0])
+        last = int(members[slot])
+        if (value, -row) > (low, -last):
+            del slots[last]
+            slots[row] = slot
+            members[slot] = row
+            self._board_min = None
+        else:
+            self._board_min = (low, -last)
 
     def _rebase(self, ts: float) -> None:
         assert self._t_ref is not None
@@ -105,6 +176,21 @@ class Popularity:
         self._short *= 2.0 ** max(-1100.0, -(ts - self._t_ref) / self.trend_half_life)
         self._t_ref = ts
         self._max = float(self._long.max()) if self._long.shape[0] else 0.0
+        self._clear_caches()  # rescaling may create ties: rebuild the leaderboard
+
+    def _leaderboard(self) -> IntRows:
+        """Members of the leaderboard (unordered), built from ``_long`` when missing."""
+        if self._board is None:
+            positive = np.flatnonzero(self._long > 0.0)
+            if positive.shape[0] > LEADERBOARD_SIZE:
+                values = self._long[positive]
+                cut = values.shape[0] - LEADERBOARD_SIZE
+                positive = positive[values >= np.partition(values, cut)[cut]]
+            best = ordered_rows(positive, self._long[positive])[:LEADERBOARD_SIZE]
+            self._board_rows = best.copy()
+            self._board = {r: j for j, r in enumerate(best.tolist())}
+            self._board_min = None
+        return self._board_rows
 
     def scores(self) -> FloatArray:
         """Relative popularity per catalogue row in [0, 1] (1 = most popular). Fresh array."""
@@ -139,7 +225,11 @@ class Popularity:
         exclude_rows: list[int] | None = None,
         trending: bool = False,
     ) -> list[tuple[int, float]]:
-        """Best ``k`` active rows with their relative score (items never seen are skipped)."""
+        """Best ``k`` active rows with their relative score (items never seen are skipped).
+
+        Ranks by float32 score through :func:`~online_models.retrieval.top_k` (a full scan);
+        the recommender's hot path uses the faster :meth:`top_rows`.
+        """
         n = len(self.catalogue)
         m = min(n, self._long.shape[0])
         if trending:
@@ -155,6 +245,44 @@ class Popularity:
         excl = [r for r in exclude_rows or () if r < m]
         rows = top_k(s, k, mask=mask, exclude_rows=excl, in_place=True)
         return [(r, float(s[r]) / top) for r in rows.tolist()]
+
+    def top_rows(
+        self, k: int, *, domain: Domain | None = None, exclude_rows: list[int] | None = None
+    ) -> IntRows:
+        """Best ``k`` active rows by popularity (value descending, then row ascending),
+        items never seen skipped; answered from the leaderboard when it holds enough."""
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64)
+        members = self._leaderboard()
+        slots = self._board
+        assert slots is not None
+        ok = self.catalogue.active[members]
+        if domain is not None:
+            ok &= self.catalogue.domain_codes[members] == DOMAIN_CODE[domain]
+        for r in exclude_rows or ():
+            slot = slots.get(r)
+            if slot is not None:
+                ok[slot] = False
+        rows = members[ok]
+        if rows.shape[0] < k and len(slots) >= LEADERBOARD_SIZE:
+            rows = self._scan(domain, exclude_rows)
+        if rows.shape[0] > k:
+            values = self._long[rows]
+            cut = rows.shape[0] - k
+            rows = rows[values >= np.partition(values, cut)[cut]]
+        return ordered_rows(rows, self._long[rows])[:k]
+
+    def _scan(self, domain: Domain | None, exclude_rows: list[int] | None) -> IntRows:
+        """Every eligible row (the slow path, when the leaderboard holds too few)."""
+        m = min(len(self.catalogue), self._long.shape[0])
+        ok = self._long[:m] > 0.0
+        ok &= self.catalogue.active[:m]
+        if domain is not None:
+            ok &= self.catalogue.domain_codes[:m] == DOMAIN_CODE[domain]
+        excl = [r for r in exclude_rows or () if r < m]
+        if excl:
+            ok[excl] = False
+        return np.flatnonzero(ok)
 
     def relative(self, rows: npt.NDArray[np.int64]) -> FloatArray:
         """Relative popularity (share of the most popular item) of the given rows."""

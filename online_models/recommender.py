@@ -238,31 +238,36 @@ class CrossDomainRecommender:
         mf_known = self.mf.knows_user(user)
         if mf_known and self.w_mf > 0:
             scores = self.mf.score_all(user)
-            for r in top_k(scores, n, mask=active, exclude_rows=excluded, in_place=True).tolist():
-                cand[r] = None
+            cand.update(
+                dict.fromkeys(
+                    top_k(scores, n, mask=active, exclude_rows=excluded, in_place=True).tolist()
+                )
+            )
         k_rows, k_scores = self.knn.candidate_scores(user)
         excl_set = set(excluded)
         if k_rows.shape[0]:
             ok = active[k_rows]
-            for j in top_k(np.where(ok, k_scores, -np.inf).astype(np.float32), n).tolist():
-                r = int(k_rows[j])
-                if r not in excl_set:
-                    cand[r] = None
+            best = k_rows[top_k(np.where(ok, k_scores, -np.inf).astype(np.float32), n)]
+            cand.update(dict.fromkeys(r for r in best.tolist() if r not in excl_set))
         # One popularity scan: the global top n, plus favoured-domain items from a 4n pool.
-        per_domain = max(k, n // 4)
-        fav_codes = {DOMAIN_CODE[d]: 0 for d in favoured}
-        codes = self.catalogue.domain_codes
-        for rank, (r, _) in enumerate(self.popularity.top(4 * n, exclude_rows=excluded)):
-            code = int(codes[r])
-            if rank < n or (code in fav_codes and fav_codes[code] < per_domain):
-                cand[r] = None
-            if code in fav_codes:
-                fav_codes[code] += 1
+        pool = self.popularity.top_rows(4 * n, exclude_rows=excluded)
+        if favoured:
+            keep = np.zeros(pool.shape[0], dtype=np.bool_)
+            keep[:n] = True
+            codes = self.catalogue.domain_codes[pool]
+            per_domain = max(k, n // 4)
+            for d in favoured:
+                keep[np.flatnonzero(codes == DOMAIN_CODE[d])[:per_domain]] = True
+            pool = pool[keep]
+        else:
+            pool = pool[:n]
+        cand.update(dict.fromkeys(pool.tolist()))
         source: dict[int, tuple[float, str]] = {}
         if self.candidate_source is not None:
+            row_of = self.catalogue.row
             for item_id, s, why in self.candidate_source.candidates(user, n, context):
-                r = self.catalogue.row(item_id)
-                if r is not None and active[r] and r not in excl_set:
+                r = row_of(item_id)
+                if r is not None and r not in excl_set and active[r]:
                     cand[r] = None
                     source[r] = (min(1.0, max(0.0, float(s))), why)
         if not cand:
@@ -311,9 +316,16 @@ class CrossDomainRecommender:
         else:
             knn_raw = knn
         pop = self.popularity.relative(rows)
-        src = np.array([source.get(r, (0.0, ""))[0] for r in rows.tolist()])
-        codes = self.catalogue.domain_codes[rows]
-        fav = np.isin(codes, [DOMAIN_CODE[d] for d in favoured]).astype(np.float64)
+        src = np.zeros(m)
+        if source:
+            where = {r: j for j, r in enumerate(rows.tolist())}
+            for r, (score, _) in source.items():
+                src[where[r]] = score
+        fav = np.zeros(m)
+        if favoured:
+            table = np.zeros(len(DOMAIN_CODE), dtype=np.float64)
+            table[[DOMAIN_CODE[d] for d in favoured]] = 1.0
+            fav = table[self.catalogue.domain_codes[rows]]
         return {
             "mf": mf,
             "mf_raw": mf_raw,
@@ -337,10 +349,12 @@ class CrossDomainRecommender:
         if not favoured or self.cross_domain_share <= 0:
             return ranked
         quota = math.ceil(self.cross_domain_share * k)
-        first = [j for j in ranked if fav[j] > 0][:quota]
+        is_fav = (fav > 0).tolist()
+        first = [j for j in ranked if is_fav[j]][:quota]
         chosen = set(first)
         rest = [j for j in ranked if j not in chosen]
-        head = sorted(first + rest[: max(0, k - len(first))], key=lambda j: -blend[j])
+        values = blend.tolist()
+        head = sorted(first + rest[: max(0, k - len(first))], key=lambda j: -values[j])
         return head + rest[max(0, k - len(first)) :]
 
     def _finish(
@@ -355,47 +369,83 @@ class CrossDomainRecommender:
         source: Mapping[int, tuple[float, str]],
     ) -> list[Scored]:
         shortlist = order[: 2 * k] if self.click_model or self.reranker else order[:k]
-        final: dict[int, tuple[float, float]] = {}
-        for pos, j in enumerate(shortlist):
-            b = float(blend[j])
-            p = min(1.0, max(0.0, b))
-            score = b
-            if self.click_model is not None:
-                item = self.catalogue.item_at(int(rows[j]))
-                f = {
-                    "mf_score": float(feats["mf_raw"][j]),
-                    "knn_score": float(feats["knn_raw"][j]),
-                    "popularity": float(feats["pop"][j]),
-                    "blend": b,
-                    "position": float(pos),
-                    "cross_domain": float(
-                        context.trigger_domain is not None and item.domain != context.trigger_domain
-                    ),
-                    "price": item.price,
-                }
-                p = float(self.click_model.predict_proba(user, item, context, f))
-                p = min(1.0, max(0.0, p))
-                score = (1.0 - self.ctr_weight) * b + self.ctr_weight * p
-            final[j] = (score, p)
+        picked = np.array(shortlist, dtype=np.int64)
+        blends: list[float] = blend[picked].tolist()
+        shortlist_rows: list[int] = rows[picked].tolist()
+        item_at = self.catalogue.item_at
+        items = [item_at(r) for r in shortlist_rows]
+        probabilities = [min(1.0, max(0.0, b)) for b in blends]
+        final_scores = blends
+        if self.click_model is not None:
+            probabilities = self._click_probabilities(user, items, context, feats, picked, blends)
+            w = self.ctr_weight
+            final_scores = [
+                (1.0 - w) * b + w * p for b, p in zip(blends, probabilities, strict=True)
+            ]
+        final = {
+            j: (score, p)
+            for j, score, p in zip(shortlist, final_scores, probabilities, strict=True)
+        }
+        item_of = dict(zip(shortlist, items, strict=True))
         if self.click_model is not None:
             shortlist = sorted(shortlist, key=lambda j: -final[j][0])
         if self.reranker is not None:
-            by_id = {self.catalogue.id_at(int(rows[j])): j for j in shortlist}
-            ranked = [(self.catalogue.id_at(int(rows[j])), final[j][0]) for j in shortlist]
+            by_id = {item_of[j].item_id: j for j in shortlist}
+            ranked = [(item_of[j].item_id, final[j][0]) for j in shortlist]
             chosen = self.reranker.rerank(user, ranked, k, context)
             shortlist = [by_id[i] for i in dict.fromkeys(chosen) if i in by_id]
         out: list[Scored] = []
         for j in shortlist[:k]:
-            item = self.catalogue.item_at(int(rows[j]))
+            item = item_of[j]
             score, p = final[j]
-            why = self._reason(user, item, j, feats, source, context)
+            why = self._reason(user, item, int(rows[j]), j, feats, source, context)
             out.append(Scored(item.item_id, score, p, why))
         return out
+
+    def _click_probabilities(
+        self,
+        user: str,
+        items: list[ItemInfo],
+        context: Context,
+        feats: Mapping[str, npt.NDArray[np.float64]],
+        picked: IntRows,
+        blends: list[float],
+    ) -> list[float]:
+        """``p_click`` of each shortlisted item, clipped to [0, 1] (one batch call when the
+        click model offers ``predict_proba_many``)."""
+        assert self.click_model is not None
+        trigger = context.trigger_domain
+        columns: dict[str, list[float]] = {
+            "mf_score": feats["mf_raw"][picked].tolist(),
+            "knn_score": feats["knn_raw"][picked].tolist(),
+            "popularity": feats["pop"][picked].tolist(),
+            "blend": blends,
+            "position": [float(pos) for pos in range(len(items))],
+            "cross_domain": [
+                float(trigger is not None and item.domain != trigger) for item in items
+            ],
+            "price": [item.price for item in items],
+        }
+        many = getattr(self.click_model, "predict_proba_many", None)
+        if many is not None:
+            raw: list[float] = many(user, items, context, columns)
+        else:
+            names = list(columns)
+            raw = [
+                float(
+                    self.click_model.predict_proba(
+                        user, item, context, {name: columns[name][j] for name in names}
+                    )
+                )
+                for j, item in enumerate(items)
+            ]
+        return [min(1.0, max(0.0, float(p))) for p in raw]
 
     def _reason(
         self,
         user: str,
         item: ItemInfo,
+        row: int,
         j: int,
         feats: Mapping[str, npt.NDArray[np.float64]],
         source: Mapping[int, tuple[float, str]],
@@ -408,12 +458,11 @@ class CrossDomainRecommender:
                 topic = info.tags[0] if info.tags else (info.title or "a related topic")
                 return f"because you bought a course in {topic}"
         parts = {
-            KNN_REASON: self.w_knn * feats["knn"][j],
-            MF_REASON: self.w_mf * feats["mf"][j],
-            f"popular in {item.domain}": self.w_pop * feats["pop"][j],
+            KNN_REASON: self.w_knn * float(feats["knn"][j]),
+            MF_REASON: self.w_mf * float(feats["mf"][j]),
+            f"popular in {item.domain}": self.w_pop * float(feats["pop"][j]),
         }
-        row = self.catalogue.row(item.item_id)
-        if row is not None and row in source:
+        if row in source:
             parts[source[row][1] or "matches your interests"] = self.w_source * source[row][0]
         return max(parts.items(), key=lambda kv: kv[1])[0]
 
