@@ -19,6 +19,7 @@ from streams.app import app, events_valid, recommendations, settings
 from streams.metrics import FORGET_SECONDS
 from streams.outbox import TRIGGER_HEADER
 from streams.sinks.clickhouse_writer import ClickHouseWriter
+from streams.sinks.erasures import RecentErasures
 from streams.sinks.rows import (
     EVENT_COLUMNS,
     MODEL_METRIC_COLUMNS,
@@ -35,6 +36,8 @@ writer = ClickHouseWriter(settings)
 _db = settings.clickhouse_database
 ERASABLE_TABLES = (f"{_db}.events", f"{_db}.recommendations")
 """Every table that holds per-user rows; a forget event empties them of that pseudonym."""
+erasures = RecentErasures(second_pass_after_s=max(5.0, 4 * settings.sink_batch_seconds))
+"""Recent forgets: late recommendations for them are dropped, and erased a second time."""
 
 
 def _take(stream: Any) -> Any:
@@ -56,6 +59,7 @@ async def sink_events(stream: Any) -> AsyncIterator[int]:
             rows.append(event_row(event, now))
             if isinstance(event, Forget):
                 forgotten.append(event.user_id)
+                erasures.record(event.user_id, event.ts.timestamp(), time.monotonic())
         await writer.write(f"{_db}.events", EVENT_COLUMNS, rows)
         if forgotten:  # after the insert, so the forget's own batch is erased too
             started = time.perf_counter()
@@ -77,10 +81,19 @@ async def sink_recommendations(stream: Any) -> AsyncIterator[int]:
             except InvalidEvent as exc:
                 log.error("recommendations holds a message that breaks the contract: %s", exc)
                 continue
+            if erasures.suppresses(rec.user_id, rec.event_ts.timestamp()):
+                continue  # served before the user's forget: never written back
             trigger = dict(event.headers or {}).get(TRIGGER_HEADER, b"").decode()
             rows.append(recommendation_row(rec, trigger))
         await writer.write(f"{_db}.recommendations", RECOMMENDATION_COLUMNS, rows)
         yield len(rows)
+
+
+@app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+async def erase_late_answers() -> None:
+    """Second pass of each erasure: a recommendation insert that raced the first DELETE."""
+    for user, forget_ts in erasures.due(time.monotonic()):
+        await writer.erase_answers_until(f"{_db}.recommendations", user, forget_ts)
 
 
 @app.timer(interval=60.0)  # type: ignore[untyped-decorator]

@@ -71,6 +71,19 @@ class ClickHouseWriter:
                 lambda client, sql=sql: client.command(sql, parameters=parameters),  # type: ignore[misc]
             )
 
+    async def erase_answers_until(self, table: str, user: str, until_ts: float) -> None:
+        """Delete ``user``'s recommendation rows answering events up to ``until_ts`` (epoch
+        seconds): the second pass of an erasure, which keeps what a returning user did later."""
+        sql = (
+            f"DELETE FROM {table} WHERE user_id = {{user:String}} "
+            "AND event_ts <= fromUnixTimestamp64Milli({until:Int64}, 'UTC')"
+        )
+        parameters = {"user": user, "until": int(until_ts * 1000)}
+        await self._until_done(
+            f"erasure in {table}",
+            lambda client: client.command(sql, parameters=parameters),
+        )
+
     async def _until_done(self, what: str, action: Callable[[Any], Awaitable[Any]]) -> None:
         backoff = 0.1
         while True:

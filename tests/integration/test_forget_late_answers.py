@@ -1,0 +1,90 @@
+"""Right to be forgotten vs recommendations still in flight, on the real Kafka + ClickHouse.
+
+A recommendation served before the learner saw a user's forget can reach the sink after the
+DELETE ran (it travels on another topic). It must not write the user back; an answer to an
+event after the forget (the user came back) is new data and is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas import (
+    Forget,
+    Recommendation,
+    RecommendedItem,
+    encode_event,
+    encode_recommendation,
+    pseudonymise,
+)
+from streams.local.clickhouse import LocalClickHouse
+from streams.local.kafka import LocalKafka
+from tests.integration.clickhouse_io import wait_for_rows
+from tests.integration.kafka_io import produce
+from tests.integration.resilience_tools import scrape
+from tests.integration.worker_process import running_worker, worker_env
+
+pytestmark = pytest.mark.integration
+
+
+def _answer(rec_id: str, user: str, event_ts: datetime) -> bytes:
+    item = RecommendedItem(
+        item_id="course-0001", domain="course", partner=None, score=1.0, p_click=0.1,
+        reason="popular",
+    )  # fmt: skip
+    rec = Recommendation(
+        rec_id=rec_id,
+        user_id=user,
+        items=(item,),
+        variant="full",
+        model_version="test",
+        source_event_id=f"src-{rec_id}",
+        event_ts=event_ts,
+        generated_at=event_ts,
+    )
+    return encode_recommendation(rec)
+
+
+async def _forget_processed(metrics_port: int, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        count = await asyncio.to_thread(scrape, metrics_port, "crossrec_forget_seconds_count")
+        if count:
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError("the sink never erased the forgotten user")
+
+
+async def test_answers_served_before_a_forget_are_never_written_back(
+    kafka: LocalKafka, clickhouse: LocalClickHouse, unique: str, tmp_path: Path
+) -> None:
+    env = worker_env(kafka, clickhouse, unique, tmp_path)
+    key = env["CROSSREC_PSEUDONYM_KEY"].encode()
+    gone, other = pseudonymise(key, "late-user"), pseudonymise(key, "other-user")
+    forget_ts = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    before, after = forget_ts - timedelta(seconds=1), forget_ts + timedelta(seconds=1)
+    forget = Forget(event_id=f"{unique}-forget", ts=forget_ts, user_id="late-user")
+    with running_worker(env, tmp_path / "worker.log"):
+        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(None, encode_event(forget))])
+        await _forget_processed(int(env["CROSSREC_METRICS_PORT"]))
+        late: list[tuple[bytes | None, bytes]] = [
+            (gone.encode(), _answer(f"r-{unique}-late", gone, before)),
+            (gone.encode(), _answer(f"r-{unique}-back", gone, after)),
+            (other.encode(), _answer(f"r-{unique}-other", other, before)),
+        ]
+        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_RECOMMENDATIONS"], late)
+        sql = f"SELECT rec_id FROM {unique}.recommendations FINAL ORDER BY rec_id"
+        await wait_for_rows(clickhouse, sql, until=2)
+        await asyncio.sleep(1.5)  # a few sink batches, well before the second erasure pass
+        soon = await wait_for_rows(clickhouse, sql, until=2)
+        await asyncio.sleep(6)  # past the second erasure pass
+        rows = await wait_for_rows(clickhouse, sql, until=2)
+
+    expected = [f"r-{unique}-back", f"r-{unique}-other"]
+    log = (tmp_path / "worker.log").read_text()[-3000:]
+    assert sorted(r[0] for r in soon) == expected, log
+    assert sorted(r[0] for r in rows) == expected, log
