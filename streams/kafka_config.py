@@ -20,6 +20,33 @@ def faust_broker_url(settings: Settings) -> str:
     return ";".join(f"kafka://{h}" for h in hosts)
 
 
+def faust_app_options(settings: Settings) -> dict[str, Any]:
+    """The ``faust.App`` options every crossrec Faust app shares (the worker, the bench's
+    Faust floor): they set Faust's per-message cost, so a comparison must keep them equal.
+
+    Raw bytes on every topic (the contract in ``schemas`` does the decoding, so a bad message
+    reaches our code and the dead-letter topic instead of killing an agent); acks from all
+    replicas; a 5 ms linger to batch sends. ``stream_wait_empty`` is off: Faust's wait_empty
+    can spin forever on messages its flow control dropped from a ``take()`` buffer at
+    shutdown (seen here: SIGTERM never finished), and everything downstream is replay-safe.
+    """
+    return {
+        "broker": faust_broker_url(settings),
+        "broker_credentials": faust_credentials(settings),
+        "store": "memory://",
+        "topic_replication_factor": 1,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "producer_max_request_size": 2_097_152,
+        "producer_linger_ms": 5,
+        "producer_max_batch_size": 262_144,
+        "autodiscover": False,
+        "stream_wait_empty": False,
+    }
+
+
 def _ssl_context(settings: Settings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
 

@@ -1,8 +1,11 @@
-"""``crossrec bench``: throughput and latency of the real worker, next to a bare Kafka loop.
+"""``crossrec bench``: throughput and latency of the real worker, next to a bare Kafka loop
+and a one-agent Faust forwarder (the "Faust floor").
 
 The lead's CLI calls :func:`configure_parser` on the ``bench`` sub-parser and :func:`run`.
 Progress goes to stderr, a table to stdout, and the LAST stdout line is one JSON object with
-every figure and the machine, so scripts can ``tail -n 1``.
+every figure and the machine, so scripts can ``tail -n 1``. Report version 2 added
+``faust_floor`` (same shape as ``bare``, ``null`` with ``--no-faust-floor``), the
+``*_vs_faust_floor`` ratios and the summary's ``faust_floor``.
 
 Without ``--bootstrap``/``--clickhouse-url`` the benchmark starts its own Kafka and ClickHouse
 on free ports in a temporary directory and stops them at the end, also on Ctrl-C or error.
@@ -28,6 +31,8 @@ from streams.bench.runner import Bench, BenchConfig
 from streams.bench.services import bench_services
 from streams.local.process import ServiceError
 from streams.settings import Settings
+
+REPORT_VERSION = 2
 
 FULL: dict[str, Any] = {
     "items": "10000,100000",
@@ -105,7 +110,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--workdir", default=None, help="keep logs and local server data here (default: a temp dir)"
     )
     parser.add_argument("--output", metavar="FILE.json", help="also write the JSON report here")
-    parser.add_argument("--worker-loglevel", default="warning", help="worker log level (warning)")
+    parser.add_argument(
+        "--worker-loglevel",
+        default="warning",
+        help="log level of the worker and the Faust floor (warning)",
+    )
+    parser.add_argument(
+        "--no-faust-floor",
+        dest="faust_floor",
+        action="store_false",
+        help="skip the Faust floor (a one-agent Faust forwarder with the worker's settings)",
+    )
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> BenchConfig:
@@ -125,6 +140,7 @@ def _config(args: argparse.Namespace, settings: Settings) -> BenchConfig:
         drain_timeout=args.drain_timeout,
         seed=args.seed,
         worker_loglevel=args.worker_loglevel,
+        faust_floor=args.faust_floor,
     )
 
 
@@ -145,7 +161,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "bench": "crossrec",
-        "report_version": 1,
+        "report_version": REPORT_VERSION,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "config": {**config.__dict__, "quick": args.quick},
@@ -170,7 +186,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         keep = True
         if bench is None or bench.bare is None:
             return 130
-        report.update(bare=bench.bare, runs=bench.runs, interrupted=True)  # what finished
+        # what finished
+        report.update(bare=bench.bare, faust_floor=bench.faust_floor, runs=bench.runs)
+        report["interrupted"] = True
         exit_code = 130
     except (ServiceError, BenchError) as exc:
         progress(f"failed: {exc}")
@@ -182,10 +200,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             progress(f"logs kept in {workdir}")
     report["elapsed_s"] = round(time.monotonic() - began, 1)
-    report["ratios"] = ratios(report.get("bare"), report["runs"])
+    report["ratios"] = ratios(report.get("bare"), report["runs"], report.get("faust_floor"))
     report["notes"] = notes_for(report)
     report["summary"] = summary(report)
-    failed = [r for r in [report.get("bare") or {}, *report["runs"]] if r.get("error")]
+    pipelines = [report.get("bare"), report.get("faust_floor"), *report["runs"]]
+    failed = [r for r in pipelines if r and r.get("error")]
     if failed and exit_code == 0:
         exit_code = 1
     print(render_table(report))

@@ -1,6 +1,6 @@
-"""The processes under test: a real ``crossrec worker`` and the bare aiokafka loop.
+"""The processes under test: a real ``crossrec worker``, the bare aiokafka loop, the Faust floor.
 
-Both run as subprocesses in their own session, so a Ctrl-C in the terminal reaches only the
+All run as subprocesses in their own session, so a Ctrl-C in the terminal reaches only the
 benchmark, which then stops them itself with SIGTERM (a worker commits offsets and flushes
 its sink on SIGTERM) and SIGKILLs only one that does not exit in time.
 """
@@ -146,11 +146,36 @@ def worker_process(env: dict[str, str], log_path: Path, loglevel: str = "warning
     return Subprocess("worker", cmd, env, log_path)
 
 
+def _forwarding_cmd(
+    module: str, bootstrap: str, topic_in: str, topic_out: str, group_id: str
+) -> list[str]:
+    return [
+        sys.executable, "-m", module,
+        "--bootstrap", bootstrap, "--in", topic_in, "--out", topic_out, "--group", group_id,
+    ]  # fmt: skip
+
+
 def bare_process(
     bootstrap: str, topic_in: str, topic_out: str, group_id: str, log_path: Path
 ) -> Subprocess:
-    cmd = [
-        sys.executable, "-m", "streams.bench.bare_loop",
-        "--bootstrap", bootstrap, "--in", topic_in, "--out", topic_out, "--group", group_id,
-    ]  # fmt: skip
+    cmd = _forwarding_cmd("streams.bench.bare_loop", bootstrap, topic_in, topic_out, group_id)
     return Subprocess("bare loop", cmd, dict(os.environ), log_path)
+
+
+def faust_floor_process(
+    bootstrap: str,
+    topic_in: str,
+    topic_out: str,
+    group_id: str,
+    log_path: Path,
+    datadir: Path,
+    partitions: int,
+    loglevel: str = "warning",
+) -> Subprocess:
+    """The one-agent Faust forwarder (:mod:`streams.bench.faust_loop`); ``group_id`` = app id.
+
+    ``partitions`` must be those the topics were created with.
+    """
+    cmd = _forwarding_cmd("streams.bench.faust_loop", bootstrap, topic_in, topic_out, group_id)
+    cmd += ["--datadir", str(datadir), "--partitions", str(partitions), "--loglevel", loglevel]
+    return Subprocess("faust floor", cmd, dict(os.environ), log_path)

@@ -1,8 +1,10 @@
 """Turn the raw results into the JSON document and the table people read.
 
-The JSON holds every figure; the table picks the headline ones. Ratios are ours / bare:
-for throughput, the share of the bare Kafka ceiling crossrec reaches (higher is better); for
-latency, how many times the bare loop's latency crossrec takes (lower is better).
+The JSON holds every figure; the table picks the headline ones. Ratios are ours / reference,
+against two references: the bare aiokafka loop (the machine and broker's ceiling) and the Faust
+floor (a one-agent Faust forwarder with the worker's settings: Faust's own cost). For
+throughput, the share of the reference's rate crossrec reaches (higher is better); for
+latency, how many times the reference's latency crossrec takes (lower is better).
 """
 
 from __future__ import annotations
@@ -17,36 +19,81 @@ def _headline(fixed: dict[str, Any], pct: str) -> float | None:
     return None if not head else head.get(pct)
 
 
-def ratios(bare: dict[str, Any] | None, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """ours/bare per catalogue size: max rate, and p50/p99 at each fixed rate both ran."""
-    out: list[dict[str, Any]] = []
-    bare_max = ((bare or {}).get("max_rate") or {}).get("events_per_s")
-    bare_fixed = {f["target_rate"]: f for f in (bare or {}).get("fixed", [])}
-    for run in runs:
-        ours_max = (run.get("max_rate") or {}).get("events_per_s")
-        entry: dict[str, Any] = {"items": run["items"], "max_rate": ratio(ours_max, bare_max)}
-        fixed = []
-        for f in run.get("fixed", []):
-            b = bare_fixed.get(f["target_rate"])
-            fixed.append(
-                {
-                    "rate": f["target_rate"],
-                    "p50": ratio(_headline(f, "p50"), b and _headline(b, "p50")),
-                    "p99": ratio(_headline(f, "p99"), b and _headline(b, "p99")),
-                }
-            )
-        entry["latency"] = fixed
-        out.append(entry)
+def _max_rate(run: dict[str, Any] | None) -> float | None:
+    return ((run or {}).get("max_rate") or {}).get("events_per_s")
+
+
+def _latency_ratios(run: dict[str, Any], ref: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """run/ref p50 and p99 at each fixed rate ``run`` measured (``None`` where ``ref`` did not)."""
+    ref_fixed = {f["target_rate"]: f for f in (ref or {}).get("fixed", [])}
+    out = []
+    for f in run.get("fixed", []):
+        r = ref_fixed.get(f["target_rate"])
+        out.append(
+            {
+                "rate": f["target_rate"],
+                "p50": ratio(_headline(f, "p50"), r and _headline(r, "p50")),
+                "p99": ratio(_headline(f, "p99"), r and _headline(r, "p99")),
+            }
+        )
     return out
+
+
+def ratios(
+    bare: dict[str, Any] | None,
+    runs: list[dict[str, Any]],
+    faust_floor: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Per catalogue size: ours/bare and ours/faust floor, for max rate and p50/p99 latency.
+
+    ``max_rate`` and ``latency`` are against the bare loop (as in report version 1);
+    ``max_rate_vs_faust_floor`` and ``latency_vs_faust_floor`` against the Faust floor, and
+    ``None`` when it was not measured (``--no-faust-floor``).
+    """
+    return [
+        {
+            "items": run["items"],
+            "max_rate": ratio(_max_rate(run), _max_rate(bare)),
+            "latency": _latency_ratios(run, bare),
+            "max_rate_vs_faust_floor": ratio(_max_rate(run), _max_rate(faust_floor)),
+            "latency_vs_faust_floor": _latency_ratios(run, faust_floor),
+        }
+        for run in runs
+    ]
 
 
 def _num(value: Any, fmt: str = ",.0f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _rows(report: dict[str, Any]) -> list[tuple[str, dict[str, Any], str, str]]:
+    """``(name, figures, max rate vs bare, max rate vs faust floor)`` per pipeline, in order."""
+    bare = report.get("bare") or {}
+    floor = report.get("faust_floor")
+    rows = [("bare loop", bare, "1.000", "-")]
+    if floor is not None:
+        rows.append(("faust floor", floor, _num(faust_floor_vs_bare(report), ".3f"), "1.000"))
+    for run, r in zip(report["runs"], report["ratios"], strict=True):
+        rows.append(
+            (
+                f"crossrec {run['items']:,} items",
+                run,
+                _num(r["max_rate"], ".3f"),
+                _num(r["max_rate_vs_faust_floor"], ".3f"),
+            )
+        )
+    return rows
+
+
+def faust_floor_vs_bare(report: dict[str, Any]) -> float | None:
+    """The Faust floor's max rate over the bare loop's: the share Faust itself leaves."""
+    return ratio(_max_rate(report.get("faust_floor")), _max_rate(report.get("bare")))
+
+
 def render_table(report: dict[str, Any]) -> str:
     """A plain-text table of the headline figures."""
     m = report["machine"]
+    rows = _rows(report)
     lines = [
         f"crossrec bench — {m['cpu_count']} CPUs ({m['cpu_model']}), "
         f"{_num(m['memory_mib'])} MiB, Python {m['python']}, load at start "
@@ -54,21 +101,17 @@ def render_table(report: dict[str, Any]) -> str:
         "",
         "Max sustained rate (events processed per second, first → last output)",
         f"  {'pipeline':<22}{'events':>9}{'ev/s':>10}{'ev/s lag0':>11}{'vs bare':>9}"
-        f"{'recs':>8}{'dlq':>6}",
+        f"{'vs faust':>10}{'recs':>8}{'dlq':>6}",
     ]
-    bare = report.get("bare") or {}
-    rows = [("bare loop", bare, None)]
-    rows += [(f"crossrec {r['items']:,} items", r, r["items"]) for r in report["runs"]]
-    ratio_by_items = {r["items"]: r for r in report["ratios"]}
-    for name, run, items in rows:
+    for name, run, vs_bare, vs_floor in rows:
         mx = run.get("max_rate") or {}
         outputs = mx.get("outputs", {})
-        vs = "1.000" if items is None else _num(ratio_by_items[items]["max_rate"], ".3f")
+        ours = "items" in run
         lines.append(
             f"  {name:<22}{_num(mx.get('processed')):>9}{_num(mx.get('events_per_s')):>10}"
-            f"{_num(mx.get('events_per_s_until_lag_zero')):>11}{vs:>9}"
-            f"{_num(outputs.get('recommendations')) if items else '':>8}"
-            f"{_num(outputs.get('dlq')) if items else '':>6}"
+            f"{_num(mx.get('events_per_s_until_lag_zero')):>11}{vs_bare:>9}{vs_floor:>10}"
+            f"{_num(outputs.get('recommendations')) if ours else '':>8}"
+            f"{_num(outputs.get('dlq')) if ours else '':>6}"
         )
     lines += [
         "",
@@ -76,7 +119,7 @@ def render_table(report: dict[str, Any]) -> str:
         f"  {'pipeline':<22}{'rate':>7}{'achieved':>10}{'stage':>17}{'n':>8}"
         f"{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}  drained",
     ]
-    for name, run, _ in rows:
+    for name, run, _, _ in rows:
         for f in run.get("fixed", []):
             lat = f["latency_ms"]
             head = lat["headline"] or {}
@@ -87,7 +130,7 @@ def render_table(report: dict[str, Any]) -> str:
                 f"{_num(head.get('p99'), '.1f'):>9}{_num(head.get('max'), '.1f'):>9}"
                 f"  {f['drained']}"
             )
-    for name, run, _ in rows:
+    for name, run, _, _ in rows:
         if run.get("error"):
             lines.append(f"\n{name}: ERROR {run['error']}")
     notes = report.get("notes") or []
@@ -97,9 +140,26 @@ def render_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _undrained(who: str, fixed: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{who} at {f['target_rate']:,.0f} ev/s: not drained within the timeout (backlog "
+        f"{f['backlog_at_timeout']:,}); latency covers only what was processed, so it is "
+        "biased low."
+        for f in fixed
+        if not f["drained"]
+    ]
+
+
 def notes_for(report: dict[str, Any]) -> list[str]:
     """Plain-language caveats the figures need, derived from what was observed."""
     notes = []
+    forwarders = [("bare loop", report.get("bare")), ("faust floor", report.get("faust_floor"))]
+    for who, figures in forwarders:
+        if figures is None:
+            continue
+        # Not their log lines: a forwarder's only warnings are the broker's transient start-up
+        # retries (group coordinator not yet available); a real failure ends in ``error``.
+        notes += _undrained(who, figures.get("fixed", []))
     for run in report["runs"]:
         if run.get("measured_output") == "events.valid":
             notes.append(
@@ -110,13 +170,7 @@ def notes_for(report: dict[str, Any]) -> list[str]:
             )
         if (run.get("max_rate") or {}).get("outputs", {}).get("dlq"):
             notes.append(f"{run['items']:,} items: the worker dead-lettered simulator events.")
-        for f in run.get("fixed", []):
-            if not f["drained"]:
-                notes.append(
-                    f"{run['items']:,} items at {f['target_rate']:,.0f} ev/s: not drained "
-                    f"within the timeout (backlog {f['backlog_at_timeout']:,}); latency covers "
-                    "only what was processed, so it is biased low."
-                )
+        notes += _undrained(f"{run['items']:,} items", run.get("fixed", []))
         if run.get("worker", {}).get("log_problems"):
             notes.append(
                 f"{run['items']:,} items: the worker log has error lines: {run['worker']['log']}"
@@ -139,24 +193,37 @@ def _latency_brief(fixed: list[dict[str, Any]]) -> dict[str, Any]:
     return brief
 
 
-def summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures only: max rate and latency percentiles per pipeline."""
-    bare = report.get("bare") or {}
-    ratio_by_items = {r["items"]: r for r in report["ratios"]}
+def _brief(figures: dict[str, Any]) -> dict[str, Any]:
     return {
-        "bare": {
-            "max_events_per_s": (bare.get("max_rate") or {}).get("events_per_s"),
-            "latency_ms": _latency_brief(bare.get("fixed", [])),
+        "max_events_per_s": _max_rate(figures),
+        "latency_ms": _latency_brief(figures.get("fixed", [])),
+    }
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures only: max rate and latency percentiles per pipeline.
+
+    ``faust_floor`` is ``None`` when it was not measured (``--no-faust-floor``).
+    """
+    floor = report.get("faust_floor")
+    return {
+        "bare": _brief(report.get("bare") or {}),
+        "faust_floor": None
+        if floor is None
+        else {
+            **_brief(floor),
+            "max_rate_vs_bare": faust_floor_vs_bare(report),
+            "error": floor.get("error"),
         },
         "crossrec": [
             {
                 "items": run["items"],
                 "measured_output": run.get("measured_output"),
-                "max_events_per_s": (run.get("max_rate") or {}).get("events_per_s"),
-                "max_rate_vs_bare": ratio_by_items[run["items"]]["max_rate"],
-                "latency_ms": _latency_brief(run.get("fixed", [])),
+                **_brief(run),
+                "max_rate_vs_bare": r["max_rate"],
+                "max_rate_vs_faust_floor": r["max_rate_vs_faust_floor"],
                 "error": run.get("error"),
             }
-            for run in report["runs"]
+            for run, r in zip(report["runs"], report["ratios"], strict=True)
         ],
     }

@@ -1,10 +1,15 @@
-"""The benchmark's order of work: workload, bare loop, then one fresh worker per catalogue size.
+"""The order of work: workload, bare loop, Faust floor, then a worker per catalogue size.
 
 Each worker gets its own topics, consumer group (= Faust app id) and ClickHouse database, so
 runs never see each other's data. Per worker: load the catalogue and wait until it is fully
 processed (so the measurement starts with the catalogue in the model), drain a batch at full
 speed, then run each fixed rate. Every child process is registered in :attr:`Bench.children`
 so the command can stop it even when the event loop is gone (Ctrl-C).
+
+The bare loop and the Faust floor are both *forwarders* (bytes in, same bytes out, one output
+topic), run once per benchmark on the first workload by the same method with a different
+process: the bare loop bounds what the machine and broker allow, the Faust floor what Faust's
+own per-message machinery allows, so the worker's figures can be read against both.
 """
 
 from __future__ import annotations
@@ -19,7 +24,14 @@ from typing import Any
 
 from streams.bench.kafka_probe import BenchError, KafkaProbe
 from streams.bench.phases import Pipeline, drain_phase, paced_phase
-from streams.bench.processes import Isolation, Subprocess, bare_process, worker_env, worker_process
+from streams.bench.processes import (
+    Isolation,
+    Subprocess,
+    bare_process,
+    faust_floor_process,
+    worker_env,
+    worker_process,
+)
 from streams.bench.services import Endpoints
 from streams.bench.workload import Workload, build_workload
 from streams.kafka_config import aiokafka_options
@@ -37,9 +49,14 @@ class BenchConfig:
     drain_timeout: float
     seed: int = 0
     worker_loglevel: str = "warning"
+    faust_floor: bool = True
 
     def paced_counts(self) -> list[int]:
         return [max(1, round(r * self.duration_s)) for r in self.rates]
+
+
+ForwarderFactory = Callable[[str, str, str], Subprocess]
+"""``(topic_in, topic_out, group_id) -> Subprocess`` of a process that forwards every message."""
 
 
 class Bench:
@@ -60,6 +77,7 @@ class Bench:
         self.run_id = f"bench{os.getpid()}x{secrets.token_hex(2)}"
         self.options = {**aiokafka_options(settings), "bootstrap_servers": endpoints.bootstrap}
         self.bare: dict[str, Any] | None = None
+        self.faust_floor: dict[str, Any] | None = None
         self.runs: list[dict[str, Any]] = []  # completed runs, kept for a report on Ctrl-C
 
     async def run(self) -> dict[str, Any]:
@@ -77,8 +95,10 @@ class Bench:
                 )
                 if self.bare is None:
                     self.bare = await self._bare(probe, workload)
+                if self.config.faust_floor and self.faust_floor is None:
+                    self.faust_floor = await self._faust_floor(probe, workload)
                 self.runs.append(await self._ours(probe, workload))
-            return {"bare": self.bare, "runs": self.runs}
+            return {"bare": self.bare, "faust_floor": self.faust_floor, "runs": self.runs}
         finally:
             await probe.stop()
 
@@ -107,14 +127,42 @@ class Bench:
         return result
 
     async def _bare(self, probe: KafkaProbe, workload: Workload) -> dict[str, Any]:
-        unique = f"{self.run_id}_bare"
+        def start(topic_in: str, topic_out: str, group: str) -> Subprocess:
+            log = self.workdir / "bare_loop.log"
+            return bare_process(self.endpoints.bootstrap, topic_in, topic_out, group, log)
+
+        return await self._forwarder(probe, workload, "bare", "bare loop", start)
+
+    async def _faust_floor(self, probe: KafkaProbe, workload: Workload) -> dict[str, Any]:
+        def start(topic_in: str, topic_out: str, group: str) -> Subprocess:
+            return faust_floor_process(
+                self.endpoints.bootstrap,
+                topic_in,
+                topic_out,
+                group,
+                self.workdir / "faust_floor.log",
+                self.workdir / "faust_floor",
+                self.config.partitions,
+                self.config.worker_loglevel,
+            )
+
+        return await self._forwarder(probe, workload, "faust_floor", "faust floor", start)
+
+    async def _forwarder(
+        self,
+        probe: KafkaProbe,
+        workload: Workload,
+        name: str,
+        label: str,
+        start_process: ForwarderFactory,
+    ) -> dict[str, Any]:
+        """Measure a process that forwards ``<name>.in`` to ``<name>.out`` in its own group."""
+        unique = f"{self.run_id}_{name}"
         topic_in, topic_out, group = f"{unique}.in", f"{unique}.out", f"{unique}-group"
         await probe.create_topics([topic_in, topic_out], self.config.partitions)
-        child = bare_process(
-            self.endpoints.bootstrap, topic_in, topic_out, group, self.workdir / "bare_loop.log"
-        )
+        child = start_process(topic_in, topic_out, group)
         pipeline = Pipeline(
-            name="bare",
+            name=name,
             input_topic=topic_in,
             group_id=group,
             consumed_topics=(topic_in,),
@@ -126,13 +174,17 @@ class Bench:
         self.children.append(child)
         child.start()
         try:
-            result = await self._phases(probe, pipeline, workload, "bare loop")
+            result = await self._phases(probe, pipeline, workload, label)
         finally:
             child.stop()
             if not self.endpoints.own_kafka:
                 await probe.delete_topics([topic_in, topic_out])
         result.update(
-            process={"stopped_cleanly": child.stopped_cleanly, "log": str(child.log_path)}
+            process={
+                "stopped_cleanly": child.stopped_cleanly,
+                "log": str(child.log_path),
+                "log_problems": child.problems(),
+            }
         )
         if result["error"]:
             result["process"]["log_tail"] = child.tail()

@@ -1,8 +1,9 @@
 """``crossrec bench --quick`` end to end against the session's real Kafka and ClickHouse.
 
-A smoke test of the harness, not a timed test: it checks that both pipelines (the real worker
-and the bare loop) were measured — positive throughput, latency samples whose percentiles are
-ordered — and that the report's last stdout line is the JSON document scripts rely on.
+A smoke test of the harness, not a timed test: it checks that the three pipelines (the real
+worker, the bare loop and the Faust floor) were measured — positive throughput, latency samples
+whose percentiles are ordered — and that the report's last stdout line is the JSON document
+scripts rely on.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _check_latency(name: str, latency_ms: dict[str, Any]) -> None:
         assert 0 <= figures["p50"] <= figures["p95"] <= figures["p99"], (name, rate, figures)
 
 
-def test_quick_bench_measures_worker_and_bare_loop(
+def test_quick_bench_measures_worker_bare_loop_and_faust_floor(
     kafka: LocalKafka, clickhouse: LocalClickHouse, tmp_path: Path
 ) -> None:
     report_file = tmp_path / "bench.json"
@@ -43,6 +44,7 @@ def test_quick_bench_measures_worker_and_bare_loop(
     last_line = done.stdout.strip().splitlines()[-1]
     report = json.loads(last_line)
     assert report == json.loads(report_file.read_text())
+    assert report["report_version"] == 2
     assert report["machine"]["cpu_count"] >= 1
     assert report["services"] == {
         "bootstrap": kafka.bootstrap,
@@ -54,10 +56,19 @@ def test_quick_bench_measures_worker_and_bare_loop(
     summary = report["summary"]
     assert summary["bare"]["max_events_per_s"] > 0
     _check_latency("bare loop", summary["bare"]["latency_ms"])
+    floor = report["faust_floor"]
+    assert floor["error"] is None, floor["process"]
+    assert floor["process"]["stopped_cleanly"] is True, floor["process"]
+    assert floor["max_rate"]["processed"] == floor["max_rate"]["produced"] > 0, floor["max_rate"]
+    assert summary["faust_floor"]["max_events_per_s"] > 0
+    _check_latency("faust floor", summary["faust_floor"]["latency_ms"])
+    floor_rows = [line for line in done.stdout.splitlines() if line.startswith("  faust floor")]
+    assert len(floor_rows) == 1 + len(summary["faust_floor"]["latency_ms"]), done.stdout
     [ours] = summary["crossrec"]
     assert ours["error"] is None, report["runs"][0].get("worker")
     assert ours["max_events_per_s"] > 0
     assert ours["max_rate_vs_bare"] > 0
+    assert ours["max_rate_vs_faust_floor"] > 0
     _check_latency("crossrec", ours["latency_ms"])
 
     run = report["runs"][0]
