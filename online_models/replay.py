@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from online_models.full_ranker import FullRanker
 from online_models.metrics import MAE, RMSE, NDCGAtK, RecallAtK
 from online_models.popularity import Popularity
 from online_models.recommender import CrossDomainRecommender
@@ -164,13 +165,16 @@ def replay(
     k: int = 10,
     seed: int = 0,
     default_domain: Domain = "course",
-    recommender_factory: Callable[[], CrossDomainRecommender] | None = None,
+    recommender_factory: Callable[[], CrossDomainRecommender | FullRanker] | None = None,
     progress: TextIO | None = sys.stderr,
     progress_every: int = 10_000,
 ) -> dict[str, Any]:
     """Run the replay; returns the result object (see module docstring)."""
     make = recommender_factory or (lambda: CrossDomainRecommender(seed=seed))
     crossrec = make()
+    # The blended recommender inside (the full ranker wraps one): its catalogue, half-life
+    # and rating predictions. Upserts, recommendations and learning go through ``crossrec``.
+    core = crossrec.recommender if isinstance(crossrec, FullRanker) else crossrec
     explicit = any(e.rating is not None for e in events)
     start = time.perf_counter()
     own_seconds = 0.0
@@ -183,11 +187,11 @@ def replay(
         for n, e in enumerate(events, start=1):
             domain = e.domain or default_domain
             t0 = time.perf_counter()
-            if e.item not in crossrec.catalogue:
+            if e.item not in core.catalogue:
                 crossrec.upsert_item(ItemInfo(e.item, domain))
             if e.rating is not None:
                 y = e.rating
-                p_ours = crossrec.predict_rating(e.user, e.item)
+                p_ours = core.predict_rating(e.user, e.item)
                 own_seconds += time.perf_counter() - t0
                 p_river = float(river_model.predict_one(e.user, e.item))
                 if lo <= hi:  # clip to the rating range seen so far
@@ -215,13 +219,13 @@ def replay(
             "river_biasedmf": {"mae": theirs[0].get(), "rmse": theirs[1].get()},
         }
     else:
-        pop = Popularity(half_life=crossrec.half_life, seed=seed)
+        pop = Popularity(half_life=core.half_life, seed=seed)
         rec_ours, ndcg_ours = RecallAtK(k), NDCGAtK(k)
         rec_pop, ndcg_pop = RecallAtK(k), NDCGAtK(k)
         seen: dict[str, set[str]] = {}
         for n, e in enumerate(events, start=1):
             domain = e.domain or default_domain
-            if e.item not in crossrec.catalogue:
+            if e.item not in core.catalogue:
                 info = ItemInfo(e.item, domain)
                 crossrec.upsert_item(info)
                 pop.upsert_item(info)

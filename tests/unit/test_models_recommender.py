@@ -183,10 +183,12 @@ def test_read_events_sorts_stably_and_reports_bad_lines(tmp_path: Path) -> None:
         read_events(p)
 
 
-def _run(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+def _run(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str], *extra: str
+) -> dict[str, object]:
     p = tmp_path / "e.csv"
     p.write_text(text)
-    assert replay_command.main([str(p), "--quiet"]) == 0
+    assert replay_command.main(["--input", str(p), "--quiet", *extra]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     result: dict[str, object] = json.loads(out[-1])
     return result
@@ -203,12 +205,13 @@ def test_replay_ratings_reports_both_models(
         assert set(res[name]) == {"mae", "rmse"}  # type: ignore[call-overload]
 
 
+@pytest.mark.parametrize("model", ["recommender", "full"])
 def test_replay_implicit_reports_recall_and_ndcg(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str
 ) -> None:
     rows = ["user_id,item_id,timestamp,event_type,domain"]
     rows += [f"u{n % 9},fresh_food-{(n * 3) % 17},{n},click,fresh_food" for n in range(300)]
-    res = _run(tmp_path, "\n".join(rows) + "\n", capsys)
+    res = _run(tmp_path, "\n".join(rows) + "\n", capsys, "--model", model)
     assert res["mode"] == "implicit"
     for name in ("crossrec", "popularity"):
         assert set(res[name]) == {"recall@10", "ndcg@10"}  # type: ignore[call-overload]
@@ -219,3 +222,5 @@ def test_replay_rejects_bad_input(tmp_path: Path) -> None:
     p = tmp_path / "bad.csv"
     p.write_text("user_id,item_id,timestamp\nu,i,notatime\n")
     assert replay_command.main([str(p), "--quiet"]) == 2
+    assert replay_command.main(["--quiet"]) == 2  # no file at all
+    assert replay_command.main(["--input", str(p), str(p), "--quiet"]) == 2  # two of them
