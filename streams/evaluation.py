@@ -11,6 +11,9 @@ one run, same traffic, no contamination:
 - **ground-truth CTR**: the expected clicks of every served list under the simulator's true
   click model, divided by the items shown — free of sampling noise;
 - **realised CTR**: clicks the simulated users actually made on served lists;
+- **ground-truth recall @k**: of the k items each user was truly most likely to click at that
+  moment (the simulator's oracle list), the share the served list held — Recall@k against
+  the truth rather than against logged behaviour;
 - **hit rate @k**: prequential — when a user clicks, buys or orders in the background traffic,
   was that item in the last list served to them (computed before learning the event).
 """
@@ -41,6 +44,8 @@ class VariantOutcome:
     shown: int = 0
     expected_clicks: float = 0.0
     clicks: int = 0
+    oracle_hits: int = 0
+    k: int = 10
 
     def as_dict(self) -> dict[str, float]:
         shown = max(self.shown, 1)
@@ -48,6 +53,9 @@ class VariantOutcome:
             "lists": self.lists,
             "ground_truth_ctr": round(self.expected_clicks / shown, 5),
             "realised_ctr": round(self.clicks / shown, 5),
+            f"ground_truth_recall@{self.k}": round(
+                self.oracle_hits / max(self.lists * self.k, 1), 5
+            ),
         }
 
 
@@ -58,7 +66,8 @@ def closed_loop(
     traffic = Traffic(world, seed=seed)
     service = build_service(Settings.from_env({"CROSSREC_EXPERIMENT": experiment}))
     raw_of: dict[str, str] = {}
-    outcome: dict[str, VariantOutcome] = defaultdict(VariantOutcome)
+    k = service.config.k
+    outcome: dict[str, VariantOutcome] = defaultdict(lambda: VariantOutcome(k=k))
 
     def pseudonymous(payload: bytes) -> Event:
         event = decode_event(payload).event
@@ -79,6 +88,7 @@ def closed_loop(
             stats.shown += len(shown)
             boost = traffic.boost[world.user_index(raw_user)]  # interest after a purchase
             stats.expected_clicks += world.expected_clicks(raw_user, shown, boost=boost)
+            stats.oracle_hits += len(world.best_items(raw_user, k, boost=boost).intersection(shown))
             for reaction in traffic.respond(raw_user, shown, "home", rec.rec_id, rec.event_ts):
                 event = pseudonymous(encode(reaction).payload)
                 stats.clicks += isinstance(event, Click) and event.rec_id == rec.rec_id
@@ -97,7 +107,7 @@ def closed_loop(
     for variant in service.experiment.names:
         row = outcome[variant].as_dict()
         rate, opportunities = hit_rates.get(variant, (0.0, 0))
-        row.update({f"hit_rate@{service.config.k}": round(rate, 5), "opportunities": opportunities})
+        row.update({f"hit_rate@{k}": round(rate, 5), "opportunities": opportunities})
         variants[variant] = row
     return {
         "events": events,

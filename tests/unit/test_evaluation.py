@@ -16,3 +16,16 @@ def test_full_ranker_beats_popularity_on_ground_truth_ctr() -> None:
     assert full["ground_truth_ctr"] >= 1.3 * popularity["ground_truth_ctr"], result
     # The realised clicks follow the truth (no bookkeeping drift between the two).
     assert abs(full["realised_ctr"] - full["ground_truth_ctr"]) < 0.03
+    for variant in (full, popularity):
+        assert 0 < variant["ground_truth_recall@10"] <= 1
+
+
+def test_best_items_are_the_users_most_clickable() -> None:
+    from simulator.world import World
+
+    world = World(seed=3, n_users=20, n_items=300)
+    best = world.best_items(4, 10)
+    p = {i: world.true_click_probability(4, i) for i in world.item_ids}
+    threshold = sorted(p.values(), reverse=True)[9]
+    assert len(best) == 10
+    assert all(p[i] >= threshold for i in best)
