@@ -43,3 +43,7 @@ FORGET_SECONDS = Histogram(
     "Time to erase forgotten users' rows from ClickHouse (per sink batch)",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+GC_LEAKED_OBJECTS = Counter(
+    "crossrec_gc_leaked_objects_total",
+    "Unreachable objects found by the periodic full GC sweep (cycles that died while frozen)",
+)

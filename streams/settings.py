@@ -145,6 +145,18 @@ class Settings:
     snapshot_every_s: float = _env(
         "CROSSREC_SNAPSHOT_EVERY_S", "60", "How often the worker snapshots its models."
     )
+    gc_freeze_every_s: float = _env(
+        "CROSSREC_GC_FREEZE_EVERY_S",
+        "10",
+        "How often long-lived objects are moved out of the garbage collector's full passes "
+        "(keeps GC pauses in milliseconds as the learner grows; 0: Python's default GC).",
+    )
+    gc_sweep_every_s: float = _env(
+        "CROSSREC_GC_SWEEP_EVERY_S",
+        "21600",
+        "How often a full collection over everything (frozen included) looks for leaked "
+        "cycles; it pauses the worker in proportion to its state (0: never).",
+    )
     # --- Privacy ---------------------------------------------------------------------------
     pseudonym_key: str = _env(
         "CROSSREC_PSEUDONYM_KEY",

@@ -48,6 +48,10 @@ def run_worker(loglevel: str = "info") -> None:
     from streams.agents.recommend import restore_learner
 
     restore_learner()
+    if settings.gc_freeze_every_s > 0:
+        from streams.gc_policy import settle_after_restore
+
+        settle_after_restore()
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.listen_host)
     worker = Worker(app, loglevel=loglevel)
