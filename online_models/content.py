@@ -36,14 +36,30 @@ compacted when they reach half the storage). A request then
 
 1. builds the profile as a dense float vector over token ids (one ``bincount``);
 2. walks postings as numpy row arrays, marking reached rows in a boolean scratch vector;
-3. gathers the reached rows' tokens in one fancy-index, multiplies by the IDF vector and
-   the profile, and sums per row with ``add.reduceat`` (dot products and norms together);
-4. selects the top ``k`` with ``argpartition``; only those rows go back to Python for
-   their reason and the id tie-break.
+3. gathers the reached rows' token ids from a fixed-width mirror of the CSR matrix
+   (:class:`~online_models.padded_rows.PaddedRows`: one ``take`` of whole rows, no
+   segment arithmetic) and reads, per token, its contribution to the dot product and its
+   squared TF-IDF value (a token's weight depends only on its kind, so value = weight x
+   IDF is one small vector per catalogue change); per-row sums are taken in
+   ``reduceat``'s order, so scores are bit for bit those of the CSR computation (rows
+   longer than the mirror, or tokens whose weight changed mid-life, are scored from CSR);
+4. selects the top ``k`` with ``partition``; equal scores are ordered by item id with
+   stable argsorts over an object array of ids; only the ``k`` winners go back to
+   Python, for their reason.
 
-IDF depends on every active item, so it is one vector recomputed lazily after a catalogue
-change, and posting arrays are rebuilt lazily per changed token. Both are caches: they are
-not pickled and never change a result, so reads stay free of observable side effects.
+IDF (and the per-token values) depends on every active item, so it is one vector
+recomputed lazily after a catalogue change; posting arrays are rebuilt lazily per changed
+token; the padded mirror and the id array are built on first read and then kept in step by
+:meth:`ContentSimilarity.upsert_item`. All are caches: they are not pickled (snapshots keep
+their layout, old snapshots load) and never change a result, so reads stay free of
+observable side effects.
+
+Memory per item (catalogue side): the CSR slots (16 bytes a token), ``start`` /
+``length`` / ``active`` / ``domain`` (19 bytes), the padded mirror (4 bytes per slot of the
+widest row, at most 8 slots: 20 bytes when the widest item is a partner item with 3
+tags), 8 bytes in the id array, plus the id string and its ``row_of`` / postings entries.
+Measured at 100k items (``bench/content_bench.py`` catalogue): ~460 bytes per item with
+its Python objects (44 MiB); the mirror and the id array are 28 of them (2.8 MiB).
 
 Memory is bounded: ``max_users`` users (least recently seen evicted) x ``history_size``
 items; catalogue state is one row per item ever seen plus its tokens. Reads
@@ -62,7 +78,6 @@ effects.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
@@ -71,6 +86,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from online_models.padded_rows import PaddedRows, row_sums
 from online_models.types import Context, Interaction, ItemInfo
 
 __all__ = ["ContentSimilarity"]
@@ -78,8 +94,17 @@ __all__ = ["ContentSimilarity"]
 Vector = dict[str, float]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+ObjectArray = npt.NDArray[np.object_]
 
-_CACHES = ("_idf_cache", "_posting_cache", "_reason_cache")
+_CACHES = (
+    "_idf_cache",
+    "_token_value_cache",
+    "_posting_cache",
+    "_reason_cache",
+    "_padded_cache",
+    "_id_cache",
+    "_scratch_cache",
+)
 """Attributes derived from the rest of the state: rebuilt on demand, never pickled."""
 
 
@@ -188,8 +213,12 @@ class ContentSimilarity:
 
     def _clear_caches(self) -> None:
         self._idf_cache: FloatArray | None = None
+        self._token_value_cache: tuple[FloatArray, FloatArray] | None = None
         self._posting_cache: dict[int, IntArray] = {}
         self._reason_cache: dict[int, str] = {}
+        self._padded_cache: PaddedRows | None = None
+        self._id_cache: ObjectArray | None = None
+        self._scratch_cache: npt.NDArray[np.int32] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -237,6 +266,9 @@ class ContentSimilarity:
         if row is None:
             row = self._row_of[item.item_id] = len(self._ids)
             self._ids.append(item.item_id)
+            if self._id_cache is not None:
+                self._id_cache = _grown(self._id_cache, row + 1)
+                self._id_cache[row] = item.item_id
             for name in ("_active", "_domain", "_start", "_length"):
                 setattr(self, name, _grown(getattr(self, name), row + 1))
         elif self._active[row]:
@@ -248,7 +280,10 @@ class ContentSimilarity:
                 self._posting_cache.pop(token, None)
                 self._df[token] -= 1
             self._n_active -= 1
-        self._store_tokens(row, token_ids, list(tokens.values()))
+        weights = list(tokens.values())
+        self._store_tokens(row, token_ids, weights)
+        if self._padded_cache is not None:
+            self._padded_cache.set_row(row, token_ids, weights)
         code = self._domain_codes.setdefault(item.domain, len(self._domain_codes))
         self._domain[row] = code
         self._active[row] = item.active
@@ -259,6 +294,7 @@ class ContentSimilarity:
                 self._df[token] += 1
             self._n_active += 1
         self._idf_cache = None
+        self._token_value_cache = None
 
     def _store_tokens(self, row: int, token_ids: list[int], weights: list[float]) -> None:
         """Write a row's tokens in place when they fit, else at the end of the storage."""
@@ -297,6 +333,23 @@ class ContentSimilarity:
             df = self._df[: len(self._token_names)]
             idf = self._idf_cache = np.log((1.0 + self._n_active) / (1.0 + df)) + 1.0
         return idf
+
+    def _padded(self) -> PaddedRows:
+        """The fixed-width mirror of every row's tokens (built on first use)."""
+        padded = self._padded_cache
+        if padded is None:
+            padded = self._padded_cache = PaddedRows.from_csr(
+                self._start, self._length, self._flat_token, self._flat_weight, len(self._ids)
+            )
+        return padded
+
+    def _id_array(self) -> ObjectArray:
+        """Item ids by row as an object array, for vectorised id tie-breaks."""
+        ids = self._id_cache
+        if ids is None:
+            ids = self._id_cache = np.empty(max(64, len(self._ids)), dtype=object)
+            ids[: len(self._ids)] = self._ids
+        return ids
 
     def _posting_rows(self, token: int) -> IntArray:
         """Active rows having ``token`` as an array (cached until that token changes)."""
@@ -367,56 +420,144 @@ class ContentSimilarity:
         )
         if k <= 0:
             return []
-        profile = self._profile(seeds)
-        if profile is None:
+        found = self._profile(seeds)
+        if found is None:
             return []
+        profile, shifted_profile = found
         rows = self._reach(profile, seeds, context)
         if rows.shape[0] == 0:
             return []
         # Cosine of every reached row with the profile, all tokens of the row counted.
-        idf = self._idf()
-        lengths = self._length[rows]
-        positions, offsets = _segments(self._start[rows], lengths)
-        tokens = self._flat_token[positions]
-        values = self._flat_weight[positions] * idf[tokens]
-        contributions = values * profile[tokens]
-        dots = np.add.reduceat(contributions, offsets)
-        norms = np.sqrt(np.add.reduceat(values * values, offsets))
+        padded = self._padded()
+        mirrored = padded.uniform
+        if mirrored:
+            values, squares = self._token_values()
+            # Per token: (contribution to the dot product, squared value), gathered for
+            # every slot of every reached row in one go (width x reached x 2). np.take
+            # copies whole rows; fancy indexing of 2-D arrays is ~5x slower.
+            per_token = np.empty((values.shape[0], 2))
+            np.multiply(values, shifted_profile, out=per_token[:, 0])
+            per_token[:, 1] = squares
+            tokens = np.take(padded.tokens, rows, axis=0).T.astype(np.intp)
+            gathered = np.take(per_token, tokens, axis=0)
+            sums = row_sums(gathered)
+            dots = sums[:, 0]
+            norms = np.sqrt(sums[:, 1])
+            if padded.overflow:
+                self._score_from_csr(rows, profile, dots, norms, padded.width)
+        else:
+            dots, norms = np.zeros(rows.shape[0]), np.zeros(rows.shape[0])
+            self._score_from_csr(rows, profile, dots, norms, 0)
         scores = dots / (norms * math.sqrt(float(np.dot(profile, profile))))
         trigger = self._domain_codes.get(context.trigger_domain or "")
         if trigger is not None and self.same_domain_factor != 1.0:
             same = self._domain[rows] == trigger
-            scores[same] *= self.same_domain_factor
+            np.multiply(scores, self.same_domain_factor, out=scores, where=same)
         np.minimum(scores, 1.0, out=scores)
         chosen = self._best(np.flatnonzero(dots > 0.0), scores, rows, k)
-        # Back to Python for the k winners only: reason = strongest token (first on ties).
-        chosen_positions, _ = _segments(offsets[chosen], lengths[chosen])
-        flat_contributions = contributions[chosen_positions].tolist()
-        flat_tokens = tokens[chosen_positions].tolist()
-        out: list[tuple[str, float, str]] = []
-        cursor = 0
-        for j, size in zip(chosen.tolist(), lengths[chosen].tolist(), strict=True):
-            best_token, best_contribution = -1, 0.0
-            for i in range(cursor, cursor + size):
-                if flat_contributions[i] > best_contribution:
-                    best_token, best_contribution = flat_tokens[i], flat_contributions[i]
-            cursor += size
-            out.append((self._ids[int(rows[j])], float(scores[j]), self._reason(best_token)))
-        return out
+        chosen_rows = rows[chosen]
+        # Reason = strongest token, the first one on ties (argmax returns the first).
+        if mirrored:
+            strongest = np.argmax(np.take(gathered[:, :, 0], chosen, axis=1), axis=0)
+            best_tokens: list[int] = (tokens[strongest, chosen] - 1).tolist()
+            csr_rows = (
+                np.flatnonzero(self._length[chosen_rows] > padded.width).tolist()
+                if padded.overflow
+                else []
+            )
+        else:
+            best_tokens, csr_rows = [-1] * chosen.shape[0], list(range(chosen.shape[0]))
+        for j in csr_rows:
+            best_tokens[j] = self._strongest_token(int(chosen_rows[j]), profile)
+        ids, reasons = self._ids, self._reason_cache
+        return [
+            (ids[row], score, reasons.get(token) or self._reason(token))
+            for row, score, token in zip(
+                chosen_rows.tolist(), scores[chosen].tolist(), best_tokens, strict=True
+            )
+        ]
 
-    def _profile(self, seeds: Mapping[str, float]) -> FloatArray | None:
+    def _token_values(self) -> tuple[FloatArray, FloatArray]:
+        """Each token's TF-IDF value (weight x IDF) and its square, laid out like
+        :class:`PaddedRows` tokens (entry 0, the empty slot, is 0); cached with the IDF."""
+        cached = self._token_value_cache
+        if cached is None:
+            idf = self._idf()
+            values = np.zeros(idf.shape[0] + 1)
+            values[1:] = self._padded().shifted_weights(idf.shape[0])[1:] * idf
+            cached = self._token_value_cache = (values, values * values)
+        return cached
+
+    def _score_from_csr(
+        self,
+        rows: IntArray,
+        profile: FloatArray,
+        dots: FloatArray,
+        norms: FloatArray,
+        width: int,
+    ) -> None:
+        """Score, straight from the CSR arrays, the rows longer than ``width`` (the padded
+        mirror cannot hold them; ``width=0``: every row)."""
+        wide = np.flatnonzero(self._length[rows] > width)
+        if wide.shape[0] == 0:
+            return
+        lengths = self._length[rows[wide]]
+        positions, offsets = _segments(self._start[rows[wide]], lengths)
+        tokens = self._flat_token[positions]
+        values = self._flat_weight[positions] * self._idf()[tokens]
+        dots[wide] = np.add.reduceat(values * profile[tokens], offsets)
+        norms[wide] = np.sqrt(np.add.reduceat(values * values, offsets))
+
+    def _strongest_token(self, row: int, profile: FloatArray) -> int:
+        """The row's token contributing most to the dot product (first on ties; -1: none)."""
+        tokens, weights = self._row_tokens(row)
+        idf = self._idf()
+        best_token, best_contribution = -1, 0.0
+        for token, weight in zip(tokens, weights, strict=True):
+            contribution = float(weight * idf[token] * profile[token])
+            if contribution > best_contribution:
+                best_token, best_contribution = token, contribution
+        return best_token
+
+    def _profile(self, seeds: Mapping[str, float]) -> tuple[FloatArray, FloatArray] | None:
         """Dense profile over token ids (weighted sum of the seeds' TF-IDF vectors, negative
-        entries dropped), or None when it has no positive entry."""
+        entries dropped) and the same laid out like :class:`PaddedRows` tokens (entry 0 for
+        the empty slot, always 0), or None when it has no positive entry."""
         seed_rows: list[int] = []
         seed_weights: list[float] = []
+        row_of = self._row_of
         for item_id, weight in seeds.items():
-            row = self._row_of.get(item_id)
+            row = row_of.get(item_id)
             if row is not None:
                 seed_rows.append(row)
                 seed_weights.append(weight)
         if not seed_rows:
             return None
+        padded = self._padded()
         rows = np.array(seed_rows, dtype=np.int64)
+        n_tokens = len(self._token_names)
+        if not padded.uniform or (
+            padded.overflow and bool((self._length[rows] > padded.width).any())
+        ):
+            profile = self._csr_profile(rows, seed_weights)
+        else:
+            # Seed by seed, slot by slot: the order in which CSR adds them up.
+            tokens = np.take(padded.tokens, rows, axis=0).astype(np.intp)
+            values = self._token_values()[0][tokens]
+            values *= np.array(seed_weights, dtype=np.float64)[:, None]
+            shifted: FloatArray = np.bincount(
+                tokens.ravel(), weights=values.ravel(), minlength=n_tokens + 1
+            ).astype(np.float64, copy=False)
+            profile = shifted[1:].copy()
+        profile[~(profile > 0.0)] = 0.0
+        if not profile.any():
+            return None
+        shifted_profile = np.zeros(n_tokens + 1)
+        shifted_profile[1:] = profile
+        return profile, shifted_profile
+
+    def _csr_profile(self, rows: IntArray, seed_weights: list[float]) -> FloatArray:
+        """The raw profile read from the CSR arrays (a seed is longer than the mirror)."""
         lengths = self._length[rows]
         positions, _ = _segments(self._start[rows], lengths)
         tokens = self._flat_token[positions]
@@ -425,41 +566,75 @@ class ContentSimilarity:
         profile: FloatArray = np.bincount(
             tokens, weights=values, minlength=len(self._token_names)
         ).astype(np.float64, copy=False)
-        profile[~(profile > 0.0)] = 0.0
-        return profile if profile.any() else None
+        return profile
 
     def _reach(self, profile: FloatArray, seeds: Mapping[str, float], context: Context) -> IntArray:
         """Rows reached by walking postings, strongest profile token first, whole lists
-        only (so the set does not depend on set order), until ``max_candidates``."""
+        only (so the set does not depend on set order), until ``max_candidates``.
+
+        The set is what walking one token at a time gives; the order of the rows is not
+        (nothing downstream depends on it: ties are broken by item id)."""
+        # Tokens that may be walked (long postings are skipped; a token's postings hold
+        # exactly its document frequency), strongest first, then by name.
         nonzero = np.flatnonzero(profile)
-        names = self._token_names
-        order = sorted(
-            zip(nonzero.tolist(), profile[nonzero].tolist(), strict=True),
-            key=lambda tw: (-tw[1], names[tw[0]]),
+        sizes = self._df[nonzero]
+        walkable = sizes <= self.max_postings
+        nonzero, sizes = nonzero[walkable], sizes[walkable]
+        strengths = profile[nonzero]
+        by_strength = np.argsort(-strengths, kind="stable")
+        ranked = strengths[by_strength]
+        walk: list[tuple[int, int]] = list(
+            zip(nonzero[by_strength].tolist(), sizes[by_strength].tolist(), strict=True)
         )
+        if (ranked[1:] == ranked[:-1]).any():  # equal strengths: by token name
+            names = self._token_names
+            walk.sort(key=lambda ts: (-float(profile[ts[0]]), names[ts[0]]))
         reached = np.zeros(len(self._ids), dtype=np.bool_)
         excluded = [self._row_of.get(i) for i in (*seeds, *context.exclude)]
         reached[[r for r in excluded if r is not None]] = True  # marked, never counted
         parts: list[IntArray] = []
-        count = 0
-        for token, _ in order:
-            postings = self._postings.get(token)
-            size = 0 if postings is None else len(postings)
-            if size > self.max_postings:
-                continue
-            if size:
-                rows = self._posting_rows(token)
-                fresh = rows[~reached[rows]]
+        count, i = 0, 0
+        while i < len(walk) and (count < self.max_candidates or i == 0):
+            # The shortest run of tokens that could reach max_candidates is walked whole
+            # anyway (fewer items cannot get there), so it is merged in one pass.
+            missing, total, j = self.max_candidates - count, 0, i
+            while j < len(walk) and (total < missing or j == i):
+                total += walk[j][1]
+                j += 1
+            batch = [self._posting_rows(token) for token, size in walk[i:j] if size]
+            i = j
+            if len(batch) <= 2:  # fewer numpy calls one list at a time
+                for rows in batch:
+                    fresh = rows[~reached[rows]]
+                    reached[fresh] = True
+                    parts.append(fresh)
+                    count += fresh.shape[0]
+            else:
+                rows = np.concatenate(batch)
+                # One occurrence per row: the one whose position the scratch kept (stale
+                # entries are never read: every row read here was just written).
+                scratch = self._scratch(len(self._ids))
+                positions = np.arange(1, rows.shape[0] + 1, dtype=np.int32)
+                scratch[rows] = positions
+                fresh = rows[(scratch[rows] == positions) & ~reached[rows]]
                 reached[fresh] = True
                 parts.append(fresh)
                 count += fresh.shape[0]
-            if count >= self.max_candidates:
-                break
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def _scratch(self, size: int) -> npt.NDArray[np.int32]:
+        """A reusable int32 vector of at least ``size`` entries with arbitrary content
+        (a fresh one per request would cost page faults at 100k items). Its content never
+        reaches a result, but two threads reading the same model at once would share it:
+        like the other models, one model serves one thread (the worker's event loop)."""
+        scratch = self._scratch_cache
+        if scratch is None or scratch.shape[0] < size:
+            scratch = self._scratch_cache = np.zeros(max(64, 2 * size), dtype=np.int32)
+        return scratch
 
     def _best(self, kept: IntArray, scores: FloatArray, rows: IntArray, k: int) -> IntArray:
         """Positions (into ``rows``) of the ``k`` best ``kept`` scores, best first; equal
-        scores are ordered by item id. Only the tie at the cut-off is resolved in Python."""
+        scores are ordered by item id (stable argsorts over an object array of ids)."""
         if kept.shape[0] > k:
             kept_scores = scores[kept]
             threshold = np.partition(kept_scores, kept.shape[0] - k)[kept.shape[0] - k]
@@ -467,28 +642,14 @@ class ContentSimilarity:
             tied = kept[kept_scores == threshold]
             need = k - above.shape[0]
             if tied.shape[0] > need:
-                ids = self._ids
-                smallest = heapq.nsmallest(
-                    need,
-                    zip((ids[r] for r in rows[tied].tolist()), tied.tolist(), strict=True),
-                )
-                tied = np.array([j for _, j in smallest], dtype=np.int64)
+                by_id = np.argsort(self._id_array()[rows[tied]], kind="stable")
+                tied = tied[by_id[:need]]
             kept = np.concatenate([above, tied])
-        values = scores[kept]
-        order = np.argsort(-values, kind="stable")
-        kept, values = kept[order], values[order]
-        if not (values[1:] == values[:-1]).any():
-            return kept  # no equal scores: the id tie-break has nothing to decide
-        ids = self._ids
-        ranked = sorted(
-            zip(
-                (-score for score in values.tolist()),
-                [ids[r] for r in rows[kept].tolist()],
-                kept.tolist(),
-                strict=True,
-            )
-        )
-        return np.array([j for _, _, j in ranked], dtype=np.int64)
+        # By id, then (stable) by score: equal scores stay in id order. Equal scores are
+        # the rule (items with the same tags), so the id sort is not worth skipping.
+        kept = kept[np.argsort(self._id_array()[rows[kept]], kind="stable")]
+        ranked: IntArray = kept[np.argsort(-scores[kept], kind="stable")]
+        return ranked
 
     def _reason(self, token: int) -> str:
         reason = self._reason_cache.get(token)
