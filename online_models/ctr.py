@@ -336,55 +336,6 @@ class CtrModel:
                 dot += weight * value
         return dot
 
-    def _fast_dot(self, item: ItemInfo, context: Context, features: Mapping[str, float]) -> float:
-        """``self._dot(self.featurise(...))`` without building the dict (same keys, same
-        order; terms that are exactly zero are skipped)."""
-        w = self._weights.get
-        dot = 0.0
-        for key, value in self._item_features(item):
-            weight = w(key)
-            if weight is not None:
-                dot += weight * value
-        if context.trigger_domain is not None:
-            weight = w(f"trig={context.trigger_domain}|dom={item.domain}")
-            if weight is not None:
-                dot += weight
-        if context.segment is not None:
-            weight = w(f"seg={context.segment}")
-            if weight is not None:
-                dot += weight
-            weight = w(f"seg={context.segment}|dom={item.domain}")
-            if weight is not None:
-                dot += weight
-        if context.hour is not None:
-            weight = w(self._hour_keys[context.hour % 24])
-            if weight is not None:
-                dot += weight
-        position_key = self._position_key(features)
-        if position_key is not None:
-            weight = w(position_key)
-            if weight is not None:
-                dot += weight
-        if features.get("cross_domain", 0.0) >= 0.5:
-            weight = w("cross_domain")
-            if weight is not None:
-                dot += weight
-        moments = self._moments
-        if moments:
-            clip = self.clip
-            for name, value in features.items():
-                m = moments.get(name)
-                if m is None or m.std <= 1e-12 or m.count < 2:
-                    continue  # unknown, categorical, or standardises to 0
-                weight = w(m.key)
-                if weight is None or not math.isfinite(value):
-                    continue
-                if m.log_scaled:
-                    value = math.copysign(math.log1p(abs(value)), value)
-                z = (value - m.mean) / m.std
-                dot += weight * (clip if z > clip else -clip if z < -clip else z)
-        return dot
-
     def _calibrated(self, raw: float) -> float:
         if not self.calibrate:
             return raw
@@ -394,9 +345,12 @@ class CtrModel:
         self, user: str, item: ItemInfo, context: Context, features: Mapping[str, float]
     ) -> float:
         """Calibrated probability in [0, 1] that ``item`` is clicked if shown; no side effects
-        (beyond filling the per-item feature cache, which is not model state)."""
-        raw = _river_sigmoid(self._fast_dot(item, context, features) + self._intercept)
-        return self._calibrated(raw)
+        (beyond filling the per-item feature cache, which is not model state).
+
+        A shortlist of one: the terms of ``self._dot(self.featurise(...))`` summed without
+        building that dict, by the same code that scores a whole shortlist."""
+        columns = {name: (value,) for name, value in features.items()}
+        return self.predict_proba_many(user, (item,), context, columns)[0]
 
     def predict_proba_many(
         self,
@@ -405,10 +359,11 @@ class CtrModel:
         context: Context,
         columns: Mapping[str, Sequence[float]],
     ) -> list[float]:
-        """:meth:`predict_proba` for a shortlist at once: ``columns[name][j]`` is feature
-        ``name`` of ``items[j]``. Gives exactly the same numbers (same terms, same order of
-        summation) while computing the per-request keys and the numeric standardisation
-        constants once instead of once per item; no side effects."""
+        """Calibrated click probabilities of a shortlist: ``columns[name][j]`` is feature
+        ``name`` of ``items[j]``. Each is the sum of the terms of
+        ``self._dot(self.featurise(...))`` in the same order, with the per-request keys and
+        the numeric standardisation constants computed once for the whole list; no side
+        effects."""
         w = self._weights.get
         m = len(items)
         dots = [0.0] * m
