@@ -6,6 +6,7 @@ import doctest
 import math
 import pickle
 import random
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import given, settings
@@ -237,11 +238,15 @@ def test_docstring_examples() -> None:
 
 
 def reference_similar_to(
-    catalogue: dict[str, ItemInfo], seeds: dict[str, float], context: Context
+    catalogue: Mapping[str, ItemInfo],
+    seeds: Mapping[str, float],
+    context: Context,
+    model: ContentSimilarity | None = None,
 ) -> dict[str, tuple[float, str]]:
     """The plain-Python definition of the module docstring, every item scored (no cut-off):
-    item -> (score, reason). Used to check the vectorised index gives the same answers."""
-    model = ContentSimilarity()  # only for its token weights and reason wording
+    item -> (score, reason). Used to check the vectorised index gives the same answers.
+    ``model`` only lends its parameters, token weights and reason wording (default ones)."""
+    model = model or ContentSimilarity()
     active = [it for it in catalogue.values() if it.active]
     tokens = {i: model._item_tokens(it) for i, it in catalogue.items()}
     postings: dict[str, set[str]] = {}

@@ -25,7 +25,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import online_models.content
 from online_models.content import ContentSimilarity, FloatArray, IntArray, _segments
 from online_models.padded_rows import MAX_WIDTH, PaddedRows
 from online_models.types import (
@@ -36,6 +35,7 @@ from online_models.types import (
     InteractionKind,
     ItemInfo,
 )
+from tests.unit.test_content import reference_similar_to
 
 Row = tuple[str, float, str]
 
@@ -342,43 +342,9 @@ def plain_similar_to(
     context: Context,
 ) -> list[Row]:
     """The module docstring in plain Python, ranked by (-score, id), no cut at k."""
-    tokens = {item_id: model._item_tokens(item) for item_id, item in catalogue.items()}
-    active = [item_id for item_id, item in catalogue.items() if item.active]
-    postings: dict[str, set[str]] = {}
-    for item_id in active:
-        for token in tokens[item_id]:
-            postings.setdefault(token, set()).add(item_id)
-
-    def idf(token: str) -> float:
-        return math.log((1 + len(active)) / (1 + len(postings.get(token, ())))) + 1
-
-    profile: dict[str, float] = {}
-    for item_id, weight in seeds.items():
-        for token, w in tokens.get(item_id, {}).items():
-            profile[token] = profile.get(token, 0.0) + weight * w * idf(token)
-    profile = {t: w for t, w in profile.items() if w > 0}
-    if not profile:
-        return []
-    norm = math.sqrt(sum(w * w for w in profile.values()))
-    excluded = set(seeds) | context.exclude
-    reached: set[str] = set()
-    for token in sorted(profile, key=lambda t: (-profile[t], t)):
-        if len(postings.get(token, ())) <= model.max_postings:
-            reached |= postings.get(token, set()) - excluded
-            if len(reached) >= model.max_candidates:
-                break
-    out: list[Row] = []
-    for item_id in reached:
-        values = {t: w * idf(t) for t, w in tokens[item_id].items()}
-        dot = sum(v * profile.get(t, 0.0) for t, v in values.items())
-        if dot <= 0:
-            continue
-        best = max(values, key=lambda t: values[t] * profile.get(t, 0.0))
-        score = dot / (math.sqrt(sum(v * v for v in values.values())) * norm)
-        if catalogue[item_id].domain == context.trigger_domain:
-            score *= model.same_domain_factor
-        out.append((item_id, min(score, 1.0), online_models.content._reason(best)))
-    return sorted(out, key=lambda row: (-row[1], row[0]))
+    scored = reference_similar_to(catalogue, seeds, context, model)
+    rows = [(item_id, score, reason) for item_id, (score, reason) in scored.items()]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
 
 
 def assert_same_ranking(got: Sequence[Row], plain: Sequence[Row], k: int) -> None:
