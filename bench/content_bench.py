@@ -30,25 +30,12 @@ import time
 from typing import Any
 
 import numpy as np
+from models_bench import uniform_catalogue  # a sibling script: bench/ is on sys.path
 
 from online_models.content import ContentSimilarity
 from online_models.types import DOMAINS, Context, Interaction, ItemInfo
 
 N_USERS = 5_000
-
-
-def uniform_catalogue(n_items: int, seed: int = 0) -> list[ItemInfo]:
-    """The catalogue of ``bench/models_bench.py`` (same seed, same items)."""
-    rng = np.random.default_rng(seed)
-    doms = rng.integers(0, len(DOMAINS), n_items)
-    n_tags = rng.integers(1, 4, n_items)
-    items = []
-    for i in range(n_items):
-        d = DOMAINS[int(doms[i])]
-        tags = tuple(f"t{int(t)}" for t in rng.integers(0, 300, int(n_tags[i])))
-        partner = None if d == "course" else f"p{i % 40}"
-        items.append(ItemInfo(f"{d}-{i}", d, partner=partner, tags=tags, price=float(i % 97)))
-    return items
 
 
 def skewed_catalogue(n_items: int, seed: int = 0) -> list[ItemInfo]:

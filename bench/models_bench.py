@@ -52,17 +52,25 @@ def build(
     rec: Model = (
         FullRanker(seed=seed) if model == "FullRanker" else CrossDomainRecommender(seed=seed)
     )
+    items = uniform_catalogue(n_items, seed)
+    for item in items:
+        rec.upsert_item(item)
+    return rec, [item.item_id for item in items]
+
+
+def uniform_catalogue(n_items: int, seed: int = 0) -> list[ItemInfo]:
+    """Items over every domain with 1-3 of 300 tags, 40 partners and prices (also the
+    catalogue of ``bench/content_bench.py``)."""
     rng = np.random.default_rng(seed)
     doms = rng.integers(0, len(DOMAINS), n_items)
     n_tags = rng.integers(1, 4, n_items)
-    ids = []
+    items = []
     for i in range(n_items):
         d = DOMAINS[int(doms[i])]
-        ids.append(f"{d}-{i}")
         tags = tuple(f"t{int(t)}" for t in rng.integers(0, 300, int(n_tags[i])))
         partner = None if d == "course" else f"p{i % 40}"
-        rec.upsert_item(ItemInfo(ids[-1], d, partner=partner, tags=tags, price=float(i % 97)))
-    return rec, ids
+        items.append(ItemInfo(f"{d}-{i}", d, partner=partner, tags=tags, price=float(i % 97)))
+    return items
 
 
 def zipf_items(rng: np.random.Generator, n_items: int, n: int) -> np.ndarray:
