@@ -25,7 +25,7 @@ from streams.local.clickhouse import LocalClickHouse
 from streams.local.kafka import LocalKafka
 from tests.integration.clickhouse_io import wait_for_rows
 from tests.integration.kafka_io import produce
-from tests.integration.resilience_tools import scrape
+from tests.integration.resilience_tools import scrape, wait_until
 from tests.integration.worker_process import running_worker, worker_env
 
 pytestmark = pytest.mark.integration
@@ -50,13 +50,13 @@ def _answer(rec_id: str, user: str, event_ts: datetime) -> bytes:
 
 
 async def _forget_processed(metrics_port: int, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        count = await asyncio.to_thread(scrape, metrics_port, "crossrec_forget_seconds_count")
-        if count:
-            return
-        await asyncio.sleep(0.3)
-    raise AssertionError("the sink never erased the forgotten user")
+    erased = await wait_until(
+        lambda: asyncio.to_thread(scrape, metrics_port, "crossrec_forget_seconds_count"),
+        bool,
+        timeout,
+        interval=0.3,
+    )
+    assert erased, "the sink never erased the forgotten user"
 
 
 async def test_answers_served_before_a_forget_are_never_written_back(
