@@ -3,6 +3,11 @@
 Batches are written from inside ``stream.take()`` and the writer retries until ClickHouse has
 them, so offsets are acknowledged only after the rows are durable (DESIGN.md). Tables are
 ReplacingMergeTree on deterministic ids, so a replay after a crash never double counts.
+
+At shutdown Faust cancels the agents and timers, possibly mid-write, and ``take()`` acks the
+batch anyway: a batch that has started to be stored is finished first (the writer's
+``finish_despite_cancel``), and the writer is closed only after every agent and timer has
+stopped — not in ``on_before_shutdown``, which fires while they still run.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from streams.agents import recommend
 from streams.app import app, events_valid, recommendations, settings
 from streams.metrics import FORGET_SECONDS
 from streams.outbox import TRIGGER_HEADER
-from streams.sinks.clickhouse_writer import ClickHouseWriter
+from streams.sinks.clickhouse_writer import ClickHouseWriter, finish_despite_cancel
 from streams.sinks.erasures import RecentErasures
 from streams.sinks.rows import (
     EVENT_COLUMNS,
@@ -60,13 +65,19 @@ async def sink_events(stream: Any) -> AsyncIterator[int]:
             if isinstance(event, Forget):
                 forgotten.append(event.user_id)
                 erasures.record(event.user_id, event.ts.timestamp(), time.monotonic())
-        await writer.write(f"{_db}.events", EVENT_COLUMNS, rows)
-        if forgotten:  # after the insert, so the forget's own batch is erased too
-            started = time.perf_counter()
-            await writer.erase_users(forgotten, tables=ERASABLE_TABLES)
-            FORGET_SECONDS.observe(time.perf_counter() - started)
-            log.info("erased %d user(s) from ClickHouse", len(forgotten))
+        # One unit: cancelled between the insert and the erasure, the batch would be acked
+        # with the forget never applied to ClickHouse.
+        await finish_despite_cancel(_store_events(rows, forgotten), writer.finish_on_cancel_s)
         yield len(rows)
+
+
+async def _store_events(rows: list[list[Any]], forgotten: list[str]) -> None:
+    await writer.write(f"{_db}.events", EVENT_COLUMNS, rows)
+    if forgotten:  # after the insert, so the forget's own batch is erased too
+        started = time.perf_counter()
+        await writer.erase_users(forgotten, tables=ERASABLE_TABLES)
+        FORGET_SECONDS.observe(time.perf_counter() - started)
+        log.info("erased %d user(s) from ClickHouse", len(forgotten))
 
 
 @app.agent(recommendations)
@@ -108,6 +119,6 @@ async def sink_model_metrics() -> None:
     await writer.write(f"{_db}.model_metrics", MODEL_METRIC_COLUMNS, rows)
 
 
-@app.on_before_shutdown.connect  # type: ignore[arg-type]
-async def _close_writer(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-    await writer.close()
+# mode stops a service in this order: on_stop (Faust's on_before_shutdown), its children (the
+# agents), its futures (the timers), then its exit stack. Closing here, nothing writes after.
+app.async_exit_stack.push_async_callback(writer.close)
