@@ -237,12 +237,8 @@ class CrossDomainRecommender:
         cand: dict[int, None] = {}
         mf_known = self.mf.knows_user(user)
         if mf_known and self.w_mf > 0:
-            scores = self.mf.score_all(user)
-            cand.update(
-                dict.fromkeys(
-                    top_k(scores, n, mask=active, exclude_rows=excluded, in_place=True).tolist()
-                )
-            )
+            mf_rows = self.mf.top_rows(user, n, mask=active, exclude_rows=excluded)
+            cand.update(dict.fromkeys(mf_rows.tolist()))
         k_rows, k_scores = self.knn.candidate_scores(user)
         excl_set = set(excluded)
         if k_rows.shape[0]:

@@ -18,7 +18,7 @@ Writes are atomic: a temporary file in the same directory, fsync, then ``os.repl
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "pop.snap"
 >>> header = save(Popularity(), path)
 >>> header["format_version"], type(load(path, expected=Popularity)).__name__
-(1, 'Popularity')
+(2, 'Popularity')
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 MAGIC = b"CRSNAP\x00\x01"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 T = TypeVar("T")
 

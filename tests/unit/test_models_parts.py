@@ -123,6 +123,55 @@ def test_mf_implicit_prefers_items_of_similar_users() -> None:
     assert recs[0] == "f1"
 
 
+def test_mf_retrieves_only_items_learned_from_at_least_min_support_times() -> None:
+    mf = MatrixFactorisation(n_factors=4, seed=1)
+    for i in range(3):
+        mf.upsert_item(ItemInfo(f"c{i}", "course"))
+    mf.learn(Interaction("u", "c0", "click", 0.0))
+    mf.learn(Interaction("v", "c1", "click", 1.0))
+    mf.learn(Interaction("w", "c1", "click", 2.0))
+    assert mf.top_rows("u", 3).tolist() == [1]  # c0 once: noise, not retrieved
+    mf.learn(Interaction("v", "c0", "click", 3.0))
+    assert sorted(mf.top_rows("u", 3).tolist()) == [0, 1]
+    eager = MatrixFactorisation(n_factors=4, min_support=1)
+    eager.upsert_item(ItemInfo("c0", "course"))
+    eager.learn(Interaction("u", "c0", "click", 0.0))
+    assert eager.top_rows("u", 3).tolist() == [0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_items=st.integers(1, 60),
+    n_events=st.integers(0, 300),
+    k=st.integers(1, 12),
+    n_excl=st.integers(0, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_mf_top_rows_is_the_exact_top_k_of_the_supported_items(
+    n_items: int, n_events: int, k: int, n_excl: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    mf = MatrixFactorisation(n_factors=4, seed=seed)
+    for i in range(n_items):
+        mf.upsert_item(ItemInfo(f"i{i}", "course"))
+    for t in range(n_events):
+        mf.learn(Interaction(f"u{rng.integers(5)}", f"i{rng.integers(n_items)}", "click", t))
+    n = mf._n_items_init
+    # The mirror used for scoring holds exactly the supported rows' current factors.
+    rows = mf._support_rows[: mf._n_supported]
+    assert np.array_equal(mf._support_q[: mf._n_supported], mf._Q[rows])
+    assert sorted(rows.tolist()) == np.flatnonzero(mf._item_n[:n] >= 2).tolist()
+    mask = rng.random(n_items) < 0.8
+    excluded = rng.integers(0, n_items, n_excl).tolist()
+    for user in ("u0", "ghost"):
+        got = mf.top_rows(user, k, mask=mask, exclude_rows=excluded)
+        scores = mf.score_all(user)[:n].astype(np.float64)
+        allowed = [r for r in rows.tolist() if mask[r] and r not in excluded]
+        want = sorted(allowed, key=lambda r: -scores[r])[:k]
+        assert len(got) == len(want) == len(set(got.tolist()))
+        assert np.allclose(np.sort(scores[got]), np.sort(scores[want]), atol=1e-5)
+
+
 def test_item_knn_neighbours_are_bounded_and_history_is_a_ring() -> None:
     knn = ItemKNN(history_size=3, n_neighbours=2)
     for i in range(6):
