@@ -173,7 +173,9 @@ class CrossDomainRecommender:
                 return None
             item = ItemInfo(interaction.item, interaction.domain)
             self.catalogue.upsert(item)
-        if self.learn_blend:
+        if self.learn_blend and interaction.rating is None:
+            # A rating is a judgement, not a choice among offered items (a 1-star rating
+            # is no vote for the item): it trains the MF, not the blend.
             self._learn_blend(interaction)
         self.mf.learn(interaction)
         self.knn.learn(interaction)
