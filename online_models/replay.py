@@ -1,12 +1,22 @@
 """Replay evaluator: run the production models prequentially over a recorded stream.
 
-Input: CSV with a header or JSON Lines, with keys ``user_id``, ``item_id``, ``timestamp``
-(seconds as a number, or an RFC 3339 string) and optionally ``rating``, ``event_type``
-(``click``, ``course_purchase``, ``partner_order``, ``rating``) and ``domain``. Events are
-replayed in timestamp order; ties keep file order (stable sort).
+Input, three formats -- ``csv``, ``jsonl``, ``events`` -- of which
+:func:`online_models.replay_input.read_input` picks one:
 
-For each event: the item is upserted into the catalogue (its domain from the ``domain``
-column, else ``default_domain``), then every model *predicts*, then every model *learns*
+- *interaction log*, CSV with a header or JSON Lines, with keys ``user_id``, ``item_id``,
+  ``timestamp`` (seconds as a number, or an RFC 3339 string) and optionally ``rating``,
+  ``event_type`` (``click``, ``course_purchase``, ``partner_order``, ``rating``) and
+  ``domain`` -- read here (:func:`read_events`);
+- *events.in wire format*, JSON Lines as producers send them and ``crossrec simulate
+  --output`` writes them -- read by :mod:`online_models.replay_wire` (clicks, course
+  purchases and partner orders become interactions; catalogue upserts feed the catalogue;
+  invalid lines are skipped and counted).
+
+Events are replayed in timestamp order; ties keep file order (stable sort).
+
+For each event: catalogue updates due by its time are applied (wire format only), the item
+is upserted into the catalogue if still unknown (its domain from the event, else
+``default_domain``), then every model *predicts*, then every model *learns*
 (predict-then-learn, so no model ever sees the answer first).
 
 - **Explicit ratings** (a ``rating`` column): ``crossrec`` (the production
@@ -29,7 +39,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -106,6 +116,21 @@ def parse_record(record: dict[str, Any]) -> ReplayEvent:
     return ReplayEvent(str(user), str(item), ts, kind, rating, domain)
 
 
+def looks_like_wire(record: Mapping[str, Any]) -> bool:
+    """True if ``record`` is shaped like an ``events.in`` message, not an interaction record.
+
+    Every wire message has ``schema_version`` and ``ts``; an interaction record has
+    ``timestamp`` and neither of those. One of the two suffices, so a message with one
+    field missing (a hostile payload) still reveals the format.
+
+    >>> looks_like_wire({"event_type": "click", "ts": "2026-11-29T10:00:00Z"})
+    True
+    >>> looks_like_wire({"user_id": "u", "item_id": "i", "timestamp": 1, "event_type": "click"})
+    False
+    """
+    return "timestamp" not in record and ("ts" in record or "schema_version" in record)
+
+
 def _records(fh: TextIO, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     if fmt == "csv":
         for n, row in enumerate(csv.DictReader(fh), start=2):
@@ -124,7 +149,11 @@ def _records(fh: TextIO, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_events(path: Path, fmt: str = "auto") -> list[ReplayEvent]:
-    """All events of ``path`` in timestamp order (stable for ties)."""
+    """All events of the interaction log ``path`` in timestamp order (stable for ties).
+
+    ``fmt``: ``csv``, ``jsonl``, or ``auto`` (by the file suffix). For the wire format, or
+    detection by content, use :func:`online_models.replay_input.read_input`.
+    """
     if fmt == "auto":
         fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
     if fmt not in ("csv", "jsonl"):
@@ -135,7 +164,10 @@ def read_events(path: Path, fmt: str = "auto") -> list[ReplayEvent]:
             try:
                 events.append(parse_record(rec))
             except (ValueError, TypeError) as exc:
-                raise ReplayInputError(f"line {n}: {exc}") from exc
+                hint = "; it looks like events.in wire format (--format events)"
+                raise ReplayInputError(
+                    f"line {n}: {exc}{hint if looks_like_wire(rec) else ''}"
+                ) from exc
     events.sort(key=lambda e: e.ts)
     return events
 
@@ -168,14 +200,32 @@ def replay(
     recommender_factory: Callable[[], CrossDomainRecommender | FullRanker] | None = None,
     progress: TextIO | None = sys.stderr,
     progress_every: int = 10_000,
+    catalogue_updates: Sequence[tuple[float, ItemInfo]] = (),
 ) -> dict[str, Any]:
-    """Run the replay; returns the result object (see module docstring)."""
+    """Run the replay; returns the result object (see module docstring).
+
+    ``catalogue_updates``: ``(ts, item)`` pairs in time order, given to every model (crossrec
+    and the baseline) just before the first event at or after ``ts`` -- the catalogue as
+    the worker would have it at that moment (full entries, withdrawals included).
+    """
     make = recommender_factory or (lambda: CrossDomainRecommender(seed=seed))
     crossrec = make()
     # The blended recommender inside (the full ranker wraps one): its catalogue, half-life
     # and rating predictions. Upserts, recommendations and learning go through ``crossrec``.
     core = crossrec.recommender if isinstance(crossrec, FullRanker) else crossrec
     explicit = any(e.rating is not None for e in events)
+    baselines: list[Popularity] = []  # models besides crossrec that keep a catalogue
+    due = 0  # catalogue_updates[:due] are applied
+
+    def apply_catalogue_until(ts: float) -> None:
+        nonlocal due
+        while due < len(catalogue_updates) and catalogue_updates[due][0] <= ts:
+            item = catalogue_updates[due][1]
+            crossrec.upsert_item(item)
+            for model in baselines:
+                model.upsert_item(item)
+            due += 1
+
     start = time.perf_counter()
     own_seconds = 0.0
     result: dict[str, Any]
@@ -186,6 +236,7 @@ def replay(
         lo, hi = math.inf, -math.inf
         for n, e in enumerate(events, start=1):
             domain = e.domain or default_domain
+            apply_catalogue_until(e.ts)
             t0 = time.perf_counter()
             if e.item not in core.catalogue:
                 crossrec.upsert_item(ItemInfo(e.item, domain))
@@ -220,11 +271,13 @@ def replay(
         }
     else:
         pop = Popularity(half_life=core.half_life, seed=seed)
+        baselines.append(pop)
         rec_ours, ndcg_ours = RecallAtK(k), NDCGAtK(k)
         rec_pop, ndcg_pop = RecallAtK(k), NDCGAtK(k)
         seen: dict[str, set[str]] = {}
         for n, e in enumerate(events, start=1):
             domain = e.domain or default_domain
+            apply_catalogue_until(e.ts)
             if e.item not in core.catalogue:
                 info = ItemInfo(e.item, domain)
                 crossrec.upsert_item(info)

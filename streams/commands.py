@@ -34,7 +34,9 @@ def add_replay(sub: SubParsers) -> None:
     from online_models.replay_command import configure_parser
 
     parser = sub.add_parser(
-        "replay", help="evaluate the models prequentially on a CSV/JSONL interaction log"
+        "replay",
+        help="evaluate the models prequentially on an interaction log (CSV/JSONL) or a "
+        "simulator / events.in JSONL file",
     )
     configure_parser(parser)
     parser.set_defaults(func=_run_replay)
