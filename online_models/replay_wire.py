@@ -8,7 +8,7 @@ stream -- hostile payloads. Every line is one message and goes through
 what is valid.
 
 What each valid event becomes (one :class:`~online_models.replay.ReplayEvent` per
-interaction, as ``streams.event_adapter`` maps them for the worker):
+interaction, mapped by :mod:`online_models.wire_events` as in the worker):
 
 - ``click`` -> a ``click`` on ``item_id``;
 - ``course_purchase`` -> a ``course_purchase`` of ``course_id``;
@@ -61,8 +61,8 @@ from typing import Any
 
 from online_models.replay import ReplayEvent, ReplayInputError
 from online_models.types import Domain, ItemInfo
+from online_models.wire_events import interactions, item_info
 from schemas import (
-    Click,
     CoursePurchase,
     Event,
     InvalidEvent,
@@ -102,40 +102,20 @@ class WireInput:
         }
 
 
-def item_info(event: ItemUpsert) -> ItemInfo:
-    """The catalogue entry an upsert carries."""
-    return ItemInfo(
-        item_id=event.item_id,
-        domain=event.domain,
-        partner=event.partner_id,
-        title=event.title,
-        tags=tuple(event.tags),
-        price=event.price,
-        active=event.active,
-    )
-
-
 def wire_interactions(event: Event, domains: Mapping[str, Domain]) -> list[ReplayEvent]:
     """The interactions one valid event carries (none for item/impression/consent/forget).
 
     ``domains`` maps item ids to their catalogue domain (see the module docstring).
     """
-    ts = event.ts.timestamp()
-    if isinstance(event, Click):
-        item = event.item_id
-        return [ReplayEvent(event.user_id, item, ts, "click", None, domains.get(item))]
+    fallback: Domain | None = None  # what the event itself says of the item's domain
     if isinstance(event, CoursePurchase):
-        item = event.course_id
-        domain: Domain = domains.get(item, "course")
-        return [ReplayEvent(event.user_id, item, ts, "course_purchase", None, domain)]
-    if isinstance(event, PartnerOrder):
-        return [
-            ReplayEvent(
-                event.user_id, item, ts, "partner_order", None, domains.get(item, event.domain)
-            )
-            for item in dict.fromkeys(event.item_ids)
-        ]
-    return []
+        fallback = "course"
+    elif isinstance(event, PartnerOrder):
+        fallback = event.domain
+    return [
+        ReplayEvent(i.user, i.item, i.ts, i.kind, None, domains.get(i.item, fallback))
+        for i in interactions(event, {})
+    ]
 
 
 def parse_wire(lines: Iterable[bytes]) -> WireInput:

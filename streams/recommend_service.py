@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
 from online_models.types import Context, Domain, ItemInfo, Recommender
+from online_models.wire_events import interactions, item_info
 from schemas import (
     Click,
     Consent,
@@ -35,7 +36,6 @@ from schemas import (
     RecommendedItem,
 )
 from streams.dedupe import RecentIds
-from streams.event_adapter import interactions, item_info
 from streams.experiments import Experiment
 from streams.label_join import Label, LabelJoin
 from streams.online_metrics import OnlineMetrics

@@ -19,6 +19,7 @@ from online_models.replay import ReplayEvent, ReplayInputError, read_events, rep
 from online_models.replay_input import detect_format, read_input
 from online_models.replay_wire import parse_wire, wire_interactions
 from online_models.types import ItemInfo
+from online_models.wire_events import interactions as worker_interactions
 from schemas import (
     Click,
     CoursePurchase,
@@ -31,7 +32,6 @@ from schemas import (
 )
 from simulator import Ledger, Traffic, World, encode_all, mix_hostile
 from simulator.output import write_jsonl
-from streams.event_adapter import interactions as worker_interactions
 from tests.unit.strategies import events, json_values, mutated_documents, wire_documents
 
 T0 = datetime(2026, 11, 29, 10, tzinfo=UTC)

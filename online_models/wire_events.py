@@ -1,5 +1,8 @@
 """Wire events (``schemas``) → the models' vocabulary (``online_models.types``). Pure.
 
+One mapping for the worker (``streams.recommend_service``) and for replaying a wire file
+(:mod:`online_models.replay_wire`), so both learn from exactly the same interactions.
+
 How strongly each kind of feedback speaks (a purchase says more than a click) is the models'
 decision (``kind_weights``), so every interaction leaves here with weight 1.
 """
