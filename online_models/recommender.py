@@ -397,29 +397,32 @@ class CrossDomainRecommender:
             for r, (score, _) in source.items():
                 src[where[r]] = score
         codes = self.catalogue.domain_codes[rows]
-        share = np.zeros(m)
-        recent = self.knn.history_rows(user)
-        if recent.shape[0]:
-            counts = np.bincount(
-                self.catalogue.domain_codes[recent].astype(np.int64), minlength=len(DOMAIN_CODE)
-            )
-            share = counts[codes] / recent.shape[0]
         fav = np.zeros(m)
         if favoured:
             table = np.zeros(len(DOMAIN_CODE), dtype=np.float64)
             table[[DOMAIN_CODE[d] for d in favoured]] = 1.0
             fav = table[codes]
-        return {
+        feats = {
             "mf": mf,
             "mf_raw": mf_raw,
             "knn": knn,
             "knn_raw": knn_raw,
             "pop": pop,
-            "log_pop": np.log10(pop + LOG_POP_FLOOR) / LOG_POP_RANGE + 1.0,
             "source": src,
             "favoured": fav,
-            "domain_share": share,
         }
+        if self.learn_blend:  # the features only the learnt blend uses
+            share = np.zeros(m)
+            recent = self.knn.history_rows(user)
+            if recent.shape[0]:
+                counts = np.bincount(
+                    self.catalogue.domain_codes[recent].astype(np.int64),
+                    minlength=len(DOMAIN_CODE),
+                )
+                share = counts[codes] / recent.shape[0]
+            feats["log_pop"] = np.log10(pop + LOG_POP_FLOOR) / LOG_POP_RANGE + 1.0
+            feats["domain_share"] = share
+        return feats
 
     def _compose(
         self,
