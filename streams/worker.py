@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def prepare_clickhouse(settings: Settings) -> list[int]:
-    """Apply pending migrations and the analytics settings (idempotent) before any write."""
+@contextmanager
+def _clickhouse(settings: Settings) -> Iterator[Any]:
+    """A sync clickhouse-connect client for start-up work, closed afterwards."""
     import clickhouse_connect
-
-    from streams.analytics.setup import prepare_analytics
 
     client = clickhouse_connect.get_client(
         dsn=settings.clickhouse_url,
@@ -22,9 +24,26 @@ def prepare_clickhouse(settings: Settings) -> list[int]:
         password=settings.clickhouse_password,
     )
     try:
-        return prepare_analytics(client, settings)
+        yield client
     finally:
         client.close()
+
+
+def prepare_clickhouse(settings: Settings) -> list[int]:
+    """Apply pending migrations and the analytics settings (idempotent) before any write."""
+    from streams.analytics.setup import prepare_analytics
+
+    with _clickhouse(settings) as client:
+        return prepare_analytics(client, settings)
+
+
+def reload_erasures(settings: Settings) -> int:
+    """The sink's memory of recent erasures, back from their tombstones (before any
+    consumption, so no late recommendation of an erased user slips in after a restart)."""
+    from streams.agents.clickhouse_sink import restore_erasures
+
+    with _clickhouse(settings) as client:
+        return restore_erasures(client)
 
 
 def run_worker(loglevel: str = "info") -> None:
@@ -45,6 +64,9 @@ def run_worker(loglevel: str = "info") -> None:
     applied = prepare_clickhouse(settings)
     if applied:
         log.info("applied ClickHouse migrations %s", applied)
+    erasures = reload_erasures(settings)
+    if erasures:
+        log.info("reloaded %d recent erasure(s): their late recommendations stay out", erasures)
     from streams.agents.recommend import restore_learner
 
     restore_learner()

@@ -24,7 +24,12 @@ from streams.app import app, events_valid, recommendations, settings
 from streams.metrics import FORGET_SECONDS
 from streams.outbox import TRIGGER_HEADER
 from streams.sinks.clickhouse_writer import ClickHouseWriter, finish_despite_cancel
-from streams.sinks.erasures import RecentErasures
+from streams.sinks.erasures import (
+    ERASURE_COLUMNS,
+    RecentErasures,
+    load_tombstones,
+    tombstone_rows,
+)
 from streams.sinks.rows import (
     EVENT_COLUMNS,
     MODEL_METRIC_COLUMNS,
@@ -53,7 +58,8 @@ def _take(stream: Any) -> Any:
 async def sink_events(stream: Any) -> AsyncIterator[int]:
     async for batch in _take(stream):
         now = datetime.now(UTC)
-        rows, forgotten = [], []
+        rows: list[list[Any]] = []
+        forgotten: list[tuple[str, float]] = []
         for raw in batch:
             try:
                 event = decode_event(raw).event
@@ -63,21 +69,37 @@ async def sink_events(stream: Any) -> AsyncIterator[int]:
                 continue
             rows.append(event_row(event, now))
             if isinstance(event, Forget):
-                forgotten.append(event.user_id)
+                forgotten.append((event.user_id, event.ts.timestamp()))
                 erasures.record(event.user_id, event.ts.timestamp(), time.monotonic())
         # One unit: cancelled between the insert and the erasure, the batch would be acked
         # with the forget never applied to ClickHouse.
-        await finish_despite_cancel(_store_events(rows, forgotten), writer.finish_on_cancel_s)
+        stored = _store_events(rows, forgotten, now)
+        await finish_despite_cancel(stored, writer.finish_on_cancel_s)
         yield len(rows)
 
 
-async def _store_events(rows: list[list[Any]], forgotten: list[str]) -> None:
+async def _store_events(
+    rows: list[list[Any]], forgotten: list[tuple[str, float]], now: datetime
+) -> None:
     await writer.write(f"{_db}.events", EVENT_COLUMNS, rows)
     if forgotten:  # after the insert, so the forget's own batch is erased too
         started = time.perf_counter()
-        await writer.erase_users(forgotten, tables=ERASABLE_TABLES)
+        await writer.erase_users([user for user, _ in forgotten], tables=ERASABLE_TABLES)
+        # The tombstones (the memory of this erasure that survives a restart), then the ack.
+        await writer.write(f"{_db}.erasures", ERASURE_COLUMNS, tombstone_rows(forgotten, now))
         FORGET_SECONDS.observe(time.perf_counter() - started)
         log.info("erased %d user(s) from ClickHouse", len(forgotten))
+
+
+def restore_erasures(client: Any) -> int:
+    """Reload recent tombstones into :data:`erasures` (start-up, before any consumption); the
+    second pass is rerun for erasures young enough that it may not have run before the stop."""
+    now_wall, now = time.time(), time.monotonic()
+    tombstones = load_tombstones(client, _db, erasures.capacity)
+    for user, forget_ts, erased_at in tombstones:
+        recent = now_wall - erased_at < 2 * erasures.second_pass_after_s
+        erasures.record(user, forget_ts, now, second_pass=recent)
+    return len(tombstones)
 
 
 @app.agent(recommendations)

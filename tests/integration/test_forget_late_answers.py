@@ -1,8 +1,9 @@
 """Right to be forgotten vs recommendations still in flight, on the real Kafka + ClickHouse.
 
 A recommendation served before the learner saw a user's forget can reach the sink after the
-DELETE ran (it travels on another topic). It must not write the user back; an answer to an
-event after the forget (the user came back) is new data and is kept.
+DELETE ran (it travels on another topic). It must not write the user back — not even when it
+arrives after the worker restarted — while an answer to an event after the forget (the user
+came back) is new data and is kept.
 """
 
 from __future__ import annotations
@@ -59,23 +60,35 @@ async def _forget_processed(metrics_port: int, timeout: float = 60.0) -> None:
     assert erased, "the sink never erased the forgotten user"
 
 
-async def test_answers_served_before_a_forget_are_never_written_back(
-    kafka: LocalKafka, clickhouse: LocalClickHouse, unique: str, tmp_path: Path
-) -> None:
-    env = worker_env(kafka, clickhouse, unique, tmp_path)
+Messages = list[tuple[bytes | None, bytes]]
+
+
+def _forget_then_late_answers(
+    env: dict[str, str], unique: str
+) -> tuple[bytes, Messages, list[str]]:
+    """A forget of "late-user"; then answers to an event of theirs before it (to drop), to
+    one after it (the user came back: kept) and to another user's earlier event (kept)."""
     key = env["CROSSREC_PSEUDONYM_KEY"].encode()
     gone, other = pseudonymise(key, "late-user"), pseudonymise(key, "other-user")
     forget_ts = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
     before, after = forget_ts - timedelta(seconds=1), forget_ts + timedelta(seconds=1)
     forget = Forget(event_id=f"{unique}-forget", ts=forget_ts, user_id="late-user")
+    late: Messages = [
+        (gone.encode(), _answer(f"r-{unique}-late", gone, before)),
+        (gone.encode(), _answer(f"r-{unique}-back", gone, after)),
+        (other.encode(), _answer(f"r-{unique}-other", other, before)),
+    ]
+    return encode_event(forget), late, [f"r-{unique}-back", f"r-{unique}-other"]
+
+
+async def test_answers_served_before_a_forget_are_never_written_back(
+    kafka: LocalKafka, clickhouse: LocalClickHouse, unique: str, tmp_path: Path
+) -> None:
+    env = worker_env(kafka, clickhouse, unique, tmp_path)
+    forget, late, expected = _forget_then_late_answers(env, unique)
     with running_worker(env, tmp_path / "worker.log"):
-        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(None, encode_event(forget))])
+        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(None, forget)])
         await _forget_processed(int(env["CROSSREC_METRICS_PORT"]))
-        late: list[tuple[bytes | None, bytes]] = [
-            (gone.encode(), _answer(f"r-{unique}-late", gone, before)),
-            (gone.encode(), _answer(f"r-{unique}-back", gone, after)),
-            (other.encode(), _answer(f"r-{unique}-other", other, before)),
-        ]
         await produce(kafka.bootstrap, env["CROSSREC_TOPIC_RECOMMENDATIONS"], late)
         sql = f"SELECT rec_id FROM {unique}.recommendations FINAL ORDER BY rec_id"
         await wait_for_rows(clickhouse, sql, until=2)
@@ -84,7 +97,27 @@ async def test_answers_served_before_a_forget_are_never_written_back(
         await asyncio.sleep(6)  # past the second erasure pass
         rows = await wait_for_rows(clickhouse, sql, until=2)
 
-    expected = [f"r-{unique}-back", f"r-{unique}-other"]
     log = (tmp_path / "worker.log").read_text()[-3000:]
     assert sorted(r[0] for r in soon) == expected, log
+    assert sorted(r[0] for r in rows) == expected, log
+
+
+async def test_a_restarted_worker_still_keeps_out_answers_served_before_a_forget(
+    kafka: LocalKafka, clickhouse: LocalClickHouse, unique: str, tmp_path: Path
+) -> None:
+    env = worker_env(kafka, clickhouse, unique, tmp_path)
+    forget, late, expected = _forget_then_late_answers(env, unique)
+    with running_worker(env, tmp_path / "first.log"):
+        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(None, forget)])
+        await _forget_processed(int(env["CROSSREC_METRICS_PORT"]))
+    # The forget is committed; the worker that remembered it is gone. A new one starts, and
+    # only then do the answers served before the forget reach the sink.
+    with running_worker(env, tmp_path / "second.log"):
+        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_RECOMMENDATIONS"], late)
+        sql = f"SELECT rec_id FROM {unique}.recommendations FINAL ORDER BY rec_id"
+        await wait_for_rows(clickhouse, sql, until=2)
+        await asyncio.sleep(1.5)  # a few sink batches: the late answer would be in by now
+        rows = await wait_for_rows(clickhouse, sql, until=2)
+
+    log = (tmp_path / "second.log").read_text()[-3000:]
     assert sorted(r[0] for r in rows) == expected, log
