@@ -339,23 +339,6 @@ class MatrixFactorisation:
         u = self._users.row(user)
         return None if u is None else self._P[u].copy()
 
-    def score_all(self, user: str) -> FloatArray:
-        """Ranking score of every catalogue row (``b_i + p_u·q_i``; ``-inf`` where the item
-        was never learned from). Unknown users get item biases only. Fresh array."""
-        n = len(self.catalogue)
-        m = min(n, self._n_items_init)
-        u = self._users.row(user)
-        if u is None:
-            s = self._rank_bias[:m].copy()
-        else:
-            s = self._Q[:m] @ self._P[u]
-            s += self._rank_bias[:m]
-        if m == n:
-            return s
-        scores = np.full(n, -np.inf, dtype=np.float32)
-        scores[:m] = s
-        return scores
-
     def top_rows(
         self,
         user: str,
