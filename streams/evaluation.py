@@ -124,19 +124,63 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--items", type=int, default=2_000, help="catalogue size (2000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--seeds",
+        help="several runs, e.g. 1-6: prints each, then mean ± sd per variant and wins vs "
+        "--baseline (the loop is chaotic: compare means over seeds, not one run)",
+    )
+    parser.add_argument(
+        "--baseline", default="popularity", help="variant the others are compared with"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    parser.add_argument(
         "--experiment",
         default="eval:full=50,popularity=50",
         help="A/B split to compare (CROSSREC_EXPERIMENT syntax)",
     )
 
 
+SUMMARY_METRICS = ("ground_truth_ctr", "ground_truth_recall@10", "hit_rate@10")
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import orjson
 
-    result = closed_loop(
-        args.events, args.users, args.items, args.seed, args.experiment, progress=True
-    )
-    for variant, row in result["variants"].items():
-        print(f"{variant:>12}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
-    print(orjson.dumps(result).decode())
+    if args.seeds is None:
+        result = closed_loop(
+            args.events, args.users, args.items, args.seed, args.experiment, progress=True
+        )
+        _print_variants(result)
+        print(orjson.dumps(result).decode())
+        return 0
+    from concurrent.futures import ProcessPoolExecutor
+
+    from streams.seed_summary import parse_seeds, summarise
+
+    seeds = parse_seeds(args.seeds)
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [
+            pool.submit(closed_loop, args.events, args.users, args.items, s, args.experiment)
+            for s in seeds
+        ]
+        runs = []
+        for seed, future in zip(seeds, futures, strict=True):
+            runs.append({"seed": seed, **future.result()})
+            print(f"seed {seed}:", file=sys.stderr)
+            _print_variants(runs[-1], out=sys.stderr)
+    summary = summarise(runs, SUMMARY_METRICS, args.baseline)
+    for variant, metrics in summary.items():
+        cells = []
+        for metric, row in metrics.items():
+            cell = f"{metric}={row['mean']:.4f}±{row['sd']:.4f}"
+            if "wins" in row:
+                cell += f" ({row['vs_baseline']}x, {int(row['wins'])}/{len(runs)})"
+            cells.append(cell)
+        print(f"{variant:>12}: " + ", ".join(cells))
+    print(orjson.dumps({"seeds": seeds, "runs": runs, "summary": summary}).decode())
     return 0
+
+
+def _print_variants(result: dict[str, Any], out: Any = None) -> None:
+    for variant, row in result["variants"].items():
+        line = f"{variant:>12}: " + ", ".join(f"{k}={v}" for k, v in row.items())
+        print(line, file=out or sys.stdout)

@@ -3,6 +3,8 @@ popularity on the true click-through of the lists it serves (same run, same traf
 
 from __future__ import annotations
 
+import pytest
+
 from streams.evaluation import closed_loop
 
 
@@ -29,3 +31,31 @@ def test_best_items_are_the_users_most_clickable() -> None:
     threshold = sorted(p.values(), reverse=True)[9]
     assert len(best) == 10
     assert all(p[i] >= threshold for i in best)
+
+
+def test_evaluate_over_seeds_summarises_the_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import statistics
+
+    import orjson
+
+    from streams.evaluation import configure_parser, run
+    from streams.settings import Settings
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args(
+        ["--events", "600", "--users", "60", "--items", "80", "--seeds", "1-2",
+         "--experiment", "t:full=50,popularity=50"]
+    )  # fmt: skip
+    assert run(args, Settings.from_env({})) == 0
+    result = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["seed"] for r in result["runs"]] == [1, 2]
+    ctr = [r["variants"]["full"]["ground_truth_ctr"] for r in result["runs"]]
+    row = result["summary"]["full"]["ground_truth_ctr"]
+    assert row["mean"] == pytest.approx(statistics.fmean(ctr), abs=1e-5)
+    assert row["wins"] == sum(
+        r["variants"]["full"]["ground_truth_ctr"] > r["variants"]["popularity"]["ground_truth_ctr"]
+        for r in result["runs"]
+    )
+    assert "wins" not in result["summary"]["popularity"]["ground_truth_ctr"]
