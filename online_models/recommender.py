@@ -5,8 +5,8 @@ How a list is built (``recommend``, no side effects):
 1. **Exclusions**: ``context.exclude``, everything the user bought (bounded per user), the
    user's recent history when ``exclude_seen``, inactive items.
 2. **Candidates** (at most ``n_candidates`` from each source): MF retrieval (one mat-vec
-   over the factors of the items learnt from at least twice), item-kNN neighbours of the recent history, global
-   popularity, popularity within the favoured domains, and the optional
+   over the factors of the items learnt from at least twice), item-kNN neighbours of the
+   recent history, global popularity, popularity within the favoured domains, and the optional
    :class:`~online_models.scorers.CandidateSource`.
 3. **Blend**: each feature is scaled to [0, 1] within the candidate set (MF min-max, kNN
    divided by its maximum, popularity as a share of the most popular item, external source
