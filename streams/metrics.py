@@ -43,6 +43,12 @@ FORGET_SECONDS = Histogram(
     "Time to erase forgotten users' rows from ClickHouse (per sink batch)",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+LOOP_LAG_SECONDS = Histogram(
+    "crossrec_event_loop_lag_seconds",
+    "How late a 100 ms tick of the worker's event loop fires: how long one piece of work "
+    "(a GC pause, a snapshot fork, a large sink batch) held every event back",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 GC_LEAKED_OBJECTS = Counter(
     "crossrec_gc_leaked_objects_total",
     "Unreachable objects found by the periodic full GC sweep (cycles that died while frozen)",

@@ -1,13 +1,20 @@
-"""Consumer lag, measured by the worker itself every few seconds (Prometheus + dashboard)."""
+"""What the worker measures about itself: consumer lag every few seconds, and event-loop lag
+(how late a 100 ms tick fires) all the time (Prometheus + dashboard).
+
+Why the loop lag: every agent shares one event loop, so anything that holds it — a GC pause,
+the fork of a snapshot, encoding a large sink batch — delays every event in flight; the
+stage histograms only see the stage that was running. The tick's lateness is that delay.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from streams.app import app
-from streams.metrics import CONSUMER_LAG
+from streams.metrics import CONSUMER_LAG, LOOP_LAG_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +53,15 @@ def current_lag() -> Mapping[str, int]:
 async def measure_lag() -> None:
     for topic, lag in current_lag().items():
         CONSUMER_LAG.labels(topic=topic).set(lag)
+
+
+LOOP_TICK_S = 0.1
+
+
+@app.task  # type: ignore[untyped-decorator]
+async def measure_loop_lag() -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(LOOP_TICK_S)
+        LOOP_LAG_SECONDS.observe(max(0.0, loop.time() - started - LOOP_TICK_S))

@@ -177,6 +177,7 @@ def test_dashboard_covers_what_operators_asked_for() -> None:
         "crossrec_sink_degraded",
         'crossrec_online_metric{metric="ctr"}',
         'crossrec_online_metric{metric="hit_rate"}',
+        "rate(crossrec_event_loop_lag_seconds_bucket",
     ):
         assert needle in joined, needle
 
