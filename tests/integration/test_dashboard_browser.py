@@ -215,7 +215,11 @@ async def _until(
 
 # --- a tiny DevTools-protocol client ------------------------------------------------------------
 def _has_data(dom: dict[str, Any]) -> bool:
-    return bool(dom["updates"] >= 1 and dom["users"] and dom["metrics"]["sink"] in ("ok",))
+    # Consumer lag is measured every 5 s: until then its table says "not measured yet" (one cell).
+    lag_measured = all(len(row) >= 2 for row in dom.get("tables", {}).get("lag", [[]]))
+    return bool(
+        dom["updates"] >= 1 and dom["users"] and dom["metrics"]["sink"] in ("ok",) and lag_measured
+    )
 
 
 class Page:
