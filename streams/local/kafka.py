@@ -11,6 +11,7 @@ callers never race a half-started broker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import uuid
@@ -154,10 +155,28 @@ class LocalKafka(ServerFiles):
         return result.stdout
 
 
+async def _create_probe_topic(bootstrap: str, topic: str) -> None:
+    """Create the probe topic before producing to it: auto-creation on first send works, but
+    aiokafka logs it as an ERROR ("not found in cluster metadata"), the first thing a user of
+    ``crossrec up`` would read."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        if topic not in await admin.list_topics():
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+
+
 async def _round_trip(bootstrap: str) -> bool:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     topic = "crossrec.readiness"
+    await _create_probe_topic(bootstrap, topic)
     token = uuid.uuid4().hex.encode()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
