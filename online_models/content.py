@@ -86,7 +86,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from online_models.padded_rows import PaddedRows, row_sums
+from online_models.padded_rows import PaddedRows, csr_positions, row_sums
 from online_models.types import Context, Interaction, ItemInfo
 
 __all__ = ["ContentSimilarity"]
@@ -119,21 +119,6 @@ def _grown(array: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
     bigger = np.zeros(max(size, 2 * array.shape[0], 64), dtype=array.dtype)
     bigger[: array.shape[0]] = array
     return bigger
-
-
-def _segments(starts: IntArray, lengths: IntArray) -> tuple[IntArray, IntArray]:
-    """Flat positions of the segments ``[start, start + length)`` laid end to end, and the
-    offset of each segment in that concatenation (for ``np.add.reduceat``).
-
-    >>> positions, offsets = _segments(np.array([5, 0]), np.array([2, 3]))
-    >>> positions.tolist(), offsets.tolist()
-    ([5, 6, 0, 1, 2], [0, 2])
-    """
-    ends = np.cumsum(lengths)
-    offsets = ends - lengths
-    total = int(ends[-1]) if ends.shape[0] else 0
-    positions = np.repeat(starts - offsets, lengths) + np.arange(total)
-    return positions, offsets
 
 
 class ContentSimilarity:
@@ -319,7 +304,7 @@ class ContentSimilarity:
     def _compact(self) -> None:
         """Drop stale token slots left behind by updated items (rows keep their order)."""
         n = len(self._ids)
-        positions, offsets = _segments(self._start[:n], self._length[:n])
+        positions, offsets = csr_positions(self._start[:n], self._length[:n])
         self._flat_token = self._flat_token[positions]
         self._flat_weight = self._flat_weight[positions]
         self._start[:n] = offsets
@@ -501,12 +486,18 @@ class ContentSimilarity:
         wide = np.flatnonzero(self._length[rows] > width)
         if wide.shape[0] == 0:
             return
-        lengths = self._length[rows[wide]]
-        positions, offsets = _segments(self._start[rows[wide]], lengths)
-        tokens = self._flat_token[positions]
-        values = self._flat_weight[positions] * self._idf()[tokens]
+        tokens, values, _, offsets = self._csr_values(rows[wide])
         dots[wide] = np.add.reduceat(values * profile[tokens], offsets)
         norms[wide] = np.sqrt(np.add.reduceat(values * values, offsets))
+
+    def _csr_values(self, rows: IntArray) -> tuple[IntArray, FloatArray, IntArray, IntArray]:
+        """The rows' tokens and TF-IDF values read from the CSR arrays, laid end to end, with
+        each row's length and offset in that concatenation."""
+        lengths = self._length[rows]
+        positions, offsets = csr_positions(self._start[rows], lengths)
+        tokens = self._flat_token[positions]
+        values = self._flat_weight[positions] * self._idf()[tokens]
+        return tokens, values, lengths, offsets
 
     def _strongest_token(self, row: int, profile: FloatArray) -> int:
         """The row's token contributing most to the dot product (first on ties; -1: none)."""
@@ -558,10 +549,7 @@ class ContentSimilarity:
 
     def _csr_profile(self, rows: IntArray, seed_weights: list[float]) -> FloatArray:
         """The raw profile read from the CSR arrays (a seed is longer than the mirror)."""
-        lengths = self._length[rows]
-        positions, _ = _segments(self._start[rows], lengths)
-        tokens = self._flat_token[positions]
-        values = self._flat_weight[positions] * self._idf()[tokens]
+        tokens, values, lengths, _ = self._csr_values(rows)
         values *= np.repeat(np.array(seed_weights, dtype=np.float64), lengths)
         profile: FloatArray = np.bincount(
             tokens, weights=values, minlength=len(self._token_names)

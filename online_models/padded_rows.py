@@ -46,13 +46,28 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MAX_WIDTH", "PaddedRows", "row_sums"]
+__all__ = ["MAX_WIDTH", "PaddedRows", "csr_positions", "row_sums"]
 
 MAX_WIDTH = 8
 """Widest mirrored row: ``reduceat`` sums at most 8 values one by one (pairwise beyond)."""
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+
+def csr_positions(starts: IntArray, lengths: IntArray) -> tuple[IntArray, IntArray]:
+    """Flat positions of the CSR segments ``[start, start + length)`` laid end to end, and
+    the offset of each segment in that concatenation (for ``np.add.reduceat``).
+
+    >>> positions, offsets = csr_positions(np.array([5, 0]), np.array([2, 3]))
+    >>> positions.tolist(), offsets.tolist()
+    ([5, 6, 0, 1, 2], [0, 2])
+    """
+    ends = np.cumsum(lengths)
+    offsets = ends - lengths
+    total = int(ends[-1]) if ends.shape[0] else 0
+    positions = np.repeat(starts - offsets, lengths) + np.arange(total)
+    return positions, offsets
 
 
 def row_sums(columns: FloatArray) -> FloatArray:
@@ -97,9 +112,7 @@ class PaddedRows:
             has = np.flatnonzero(lengths > j)
             padded.tokens[has, j] = flat_token[starts[has] + j] + 1
         # Every live slot, not only the mirrored ones, decides the token weights.
-        live = np.repeat(starts, lengths) + (
-            np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        )
+        live, _ = csr_positions(starts, lengths)
         shifted = flat_token[live] + 1
         size = int(shifted.max()) + 1 if shifted.shape[0] else 1
         padded.token_weight = np.zeros(max(64, size), dtype=np.float64)

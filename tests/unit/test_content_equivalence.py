@@ -25,8 +25,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from online_models.content import ContentSimilarity, FloatArray, IntArray, _segments
-from online_models.padded_rows import MAX_WIDTH, PaddedRows
+from online_models.content import ContentSimilarity, FloatArray, IntArray
+from online_models.padded_rows import MAX_WIDTH, PaddedRows, csr_positions
 from online_models.types import (
     DOMAINS,
     Context,
@@ -66,7 +66,7 @@ class LegacyContent(ContentSimilarity):
         # Cosine of every reached row with the profile, all tokens of the row counted.
         idf = self._idf()
         lengths = self._length[rows]
-        positions, offsets = _segments(self._start[rows], lengths)
+        positions, offsets = csr_positions(self._start[rows], lengths)
         tokens = self._flat_token[positions]
         values = self._flat_weight[positions] * idf[tokens]
         contributions = values * profile[tokens]
@@ -80,7 +80,7 @@ class LegacyContent(ContentSimilarity):
         np.minimum(scores, 1.0, out=scores)
         chosen = self._legacy_best(np.flatnonzero(dots > 0.0), scores, rows, k)
         # Back to Python for the k winners only: reason = strongest token (first on ties).
-        chosen_positions, _ = _segments(offsets[chosen], lengths[chosen])
+        chosen_positions, _ = csr_positions(offsets[chosen], lengths[chosen])
         flat_contributions = contributions[chosen_positions].tolist()
         flat_tokens = tokens[chosen_positions].tolist()
         out: list[tuple[str, float, str]] = []
@@ -108,7 +108,7 @@ class LegacyContent(ContentSimilarity):
             return None
         rows = np.array(seed_rows, dtype=np.int64)
         lengths = self._length[rows]
-        positions, _ = _segments(self._start[rows], lengths)
+        positions, _ = csr_positions(self._start[rows], lengths)
         tokens = self._flat_token[positions]
         values = self._flat_weight[positions] * self._idf()[tokens]
         values *= np.repeat(np.array(seed_weights, dtype=np.float64), lengths)
