@@ -31,9 +31,11 @@ def cmd_service(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.worker import prepare_clickhouse
+    from streams.analytics.setup import prepare_analytics
+    from streams.worker import clickhouse_client
 
-    applied = prepare_clickhouse(settings)
+    with clickhouse_client(settings) as client:
+        applied = prepare_analytics(client, settings)
     print(f"applied migrations: {applied or 'none (up to date)'}")
     return 0
 

@@ -14,8 +14,9 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def _clickhouse(settings: Settings) -> Iterator[Any]:
-    """A sync clickhouse-connect client for start-up work, closed afterwards."""
+def clickhouse_client(settings: Settings) -> Iterator[Any]:
+    """A sync clickhouse-connect client for start-up work (migrations, reloading erasures),
+    closed afterwards."""
     import clickhouse_connect
 
     client = clickhouse_connect.get_client(
@@ -27,23 +28,6 @@ def _clickhouse(settings: Settings) -> Iterator[Any]:
         yield client
     finally:
         client.close()
-
-
-def prepare_clickhouse(settings: Settings) -> list[int]:
-    """Apply pending migrations and the analytics settings (idempotent) before any write."""
-    from streams.analytics.setup import prepare_analytics
-
-    with _clickhouse(settings) as client:
-        return prepare_analytics(client, settings)
-
-
-def reload_erasures(settings: Settings) -> int:
-    """The sink's memory of recent erasures, back from their tombstones (before any
-    consumption, so no late recommendation of an erased user slips in after a restart)."""
-    from streams.agents.clickhouse_sink import restore_erasures
-
-    with _clickhouse(settings) as client:
-        return restore_erasures(client)
 
 
 def run_worker(loglevel: str = "info") -> None:
@@ -61,10 +45,16 @@ def run_worker(loglevel: str = "info") -> None:
     created = ensure_topics_sync(settings)
     if created:
         log.info("created topics %s", created)
-    applied = prepare_clickhouse(settings)
+    from streams.agents.clickhouse_sink import restore_erasures
+    from streams.analytics.setup import prepare_analytics
+
+    with clickhouse_client(settings) as client:
+        applied = prepare_analytics(client, settings)
+        # The sink's memory of recent erasures, back from their tombstones before anything
+        # is consumed, so no late recommendation of an erased user slips in after a restart.
+        erasures = restore_erasures(client)
     if applied:
         log.info("applied ClickHouse migrations %s", applied)
-    erasures = reload_erasures(settings)
     if erasures:
         log.info("reloaded %d recent erasure(s): their late recommendations stay out", erasures)
     from streams.agents.recommend import restore_learner
