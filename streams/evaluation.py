@@ -139,7 +139,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-SUMMARY_METRICS = ("ground_truth_ctr", "ground_truth_recall@10", "hit_rate@10")
+SUMMARY_PREFIXES = ("ground_truth_", "hit_rate@")
+"""Metrics summarised over seeds (the ``@k`` suffix follows the configured list size)."""
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -167,10 +168,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             runs.append({"seed": seed, **future.result()})
             print(f"seed {seed}:", file=sys.stderr)
             _print_variants(runs[-1], out=sys.stderr)
-    summary = summarise(runs, SUMMARY_METRICS, args.baseline)
-    for variant, metrics in summary.items():
+    first = next(iter(runs[0]["variants"].values()))
+    metrics = [name for name in first if name.startswith(SUMMARY_PREFIXES)]
+    summary = summarise(runs, metrics, args.baseline)
+    for variant, by_metric in summary.items():
         cells = []
-        for metric, row in metrics.items():
+        for metric, row in by_metric.items():
             cell = f"{metric}={row['mean']:.4f}±{row['sd']:.4f}"
             if "wins" in row:
                 cell += f" ({row['vs_baseline']}x, {int(row['wins'])}/{len(runs)})"
