@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from online_models.catalogue import Catalogue
-from online_models.retrieval import top_k
+from online_models.retrieval import members, top_k
 from online_models.types import Context, Interaction, InteractionKind, ItemInfo, Scored
 from online_models.users import UserIndex, grow_rows
 
@@ -361,7 +361,7 @@ class MatrixFactorisation:
         if mask is not None:
             scores[~mask[rows]] = -np.inf
         if exclude_rows:
-            scores[np.isin(rows, exclude_rows)] = -np.inf
+            scores[members(rows, list(exclude_rows))] = -np.inf
         out: npt.NDArray[np.int64] = rows[top_k(scores, k, in_place=True)]
         return out
 
