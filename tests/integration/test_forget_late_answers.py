@@ -81,19 +81,33 @@ def _forget_then_late_answers(
     return encode_event(forget), late, [f"r-{unique}-back", f"r-{unique}-other"]
 
 
+async def _forget(kafka: LocalKafka, env: dict[str, str], forget: bytes) -> None:
+    """Send the forget and wait until the sink has erased the user."""
+    await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(None, forget)])
+    await _forget_processed(int(env["CROSSREC_METRICS_PORT"]))
+
+
+async def _answers_after_a_few_batches(
+    kafka: LocalKafka, clickhouse: LocalClickHouse, env: dict[str, str], late: Messages
+) -> tuple[str, list[tuple[str, ...]]]:
+    """Deliver the late answers; the recommendation rows a few sink batches later (well
+    before the second erasure pass), and the query that reads them."""
+    await produce(kafka.bootstrap, env["CROSSREC_TOPIC_RECOMMENDATIONS"], late)
+    database = env["CROSSREC_CLICKHOUSE_DATABASE"]
+    sql = f"SELECT rec_id FROM {database}.recommendations FINAL ORDER BY rec_id"
+    await wait_for_rows(clickhouse, sql, until=2)
+    await asyncio.sleep(1.5)  # the late answer would be in by now
+    return sql, await wait_for_rows(clickhouse, sql, until=2)
+
+
 async def test_answers_served_before_a_forget_are_never_written_back(
     kafka: LocalKafka, clickhouse: LocalClickHouse, unique: str, tmp_path: Path
 ) -> None:
     env = worker_env(kafka, clickhouse, unique, tmp_path)
     forget, late, expected = _forget_then_late_answers(env, unique)
     with running_worker(env, tmp_path / "worker.log"):
-        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(None, forget)])
-        await _forget_processed(int(env["CROSSREC_METRICS_PORT"]))
-        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_RECOMMENDATIONS"], late)
-        sql = f"SELECT rec_id FROM {unique}.recommendations FINAL ORDER BY rec_id"
-        await wait_for_rows(clickhouse, sql, until=2)
-        await asyncio.sleep(1.5)  # a few sink batches, well before the second erasure pass
-        soon = await wait_for_rows(clickhouse, sql, until=2)
+        await _forget(kafka, env, forget)
+        sql, soon = await _answers_after_a_few_batches(kafka, clickhouse, env, late)
         await asyncio.sleep(6)  # past the second erasure pass
         rows = await wait_for_rows(clickhouse, sql, until=2)
 
@@ -108,16 +122,11 @@ async def test_a_restarted_worker_still_keeps_out_answers_served_before_a_forget
     env = worker_env(kafka, clickhouse, unique, tmp_path)
     forget, late, expected = _forget_then_late_answers(env, unique)
     with running_worker(env, tmp_path / "first.log"):
-        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], [(None, forget)])
-        await _forget_processed(int(env["CROSSREC_METRICS_PORT"]))
+        await _forget(kafka, env, forget)
     # The forget is committed; the worker that remembered it is gone. A new one starts, and
     # only then do the answers served before the forget reach the sink.
     with running_worker(env, tmp_path / "second.log"):
-        await produce(kafka.bootstrap, env["CROSSREC_TOPIC_RECOMMENDATIONS"], late)
-        sql = f"SELECT rec_id FROM {unique}.recommendations FINAL ORDER BY rec_id"
-        await wait_for_rows(clickhouse, sql, until=2)
-        await asyncio.sleep(1.5)  # a few sink batches: the late answer would be in by now
-        rows = await wait_for_rows(clickhouse, sql, until=2)
+        _, rows = await _answers_after_a_few_batches(kafka, clickhouse, env, late)
 
     log = (tmp_path / "second.log").read_text()[-3000:]
     assert sorted(r[0] for r in rows) == expected, log
