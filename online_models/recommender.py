@@ -483,10 +483,11 @@ class CrossDomainRecommender:
             chosen = self.reranker.rerank(user, ranked, k, context)
             shortlist = [by_id[i] for i in dict.fromkeys(chosen) if i in by_id]
         out: list[Scored] = []
+        weights = self._reason_weights()
         for j in shortlist[:k]:
             item = item_of[j]
             score, p = final[j]
-            why = self._reason(user, item, int(rows[j]), j, feats, source, context)
+            why = self._reason(user, item, int(rows[j]), j, feats, source, context, weights)
             out.append(Scored(item.item_id, score, p, why))
         return out
 
@@ -538,6 +539,7 @@ class CrossDomainRecommender:
         feats: Mapping[str, npt.NDArray[np.float64]],
         source: Mapping[int, tuple[float, str]],
         context: Context,
+        w: Mapping[str, float],
     ) -> str:
         if context.trigger_domain == "course" and item.domain != "course":
             course = self._last_course.get(user)
@@ -545,11 +547,6 @@ class CrossDomainRecommender:
             if info is not None:
                 topic = info.tags[0] if info.tags else (info.title or "a related topic")
                 return f"because you bought a course in {topic}"
-        w = (
-            self.blend.weights
-            if self.learn_blend
-            else {"mf": self.w_mf, "knn": self.w_knn, "pop": self.w_pop, "source": self.w_source}
-        )
         parts = {
             KNN_REASON: w["knn"] * float(feats["knn"][j]),
             MF_REASON: w["mf"] * float(feats["mf"][j]),
@@ -558,6 +555,12 @@ class CrossDomainRecommender:
         if row in source:
             parts[source[row][1] or "matches your interests"] = w["source"] * source[row][0]
         return max(parts.items(), key=lambda kv: kv[1])[0]
+
+    def _reason_weights(self) -> Mapping[str, float]:
+        """The weight of each source in the blend, for the reasons (once per list)."""
+        if self.learn_blend:
+            return self.blend.weights
+        return {"mf": self.w_mf, "knn": self.w_knn, "pop": self.w_pop, "source": self.w_source}
 
     def _popular(self, k: int, excluded: list[int], favoured: tuple[Domain, ...]) -> list[Scored]:
         picked: dict[int, float] = {}
