@@ -12,13 +12,13 @@ Rows are never reused: a deactivated item keeps its row (it may come back).
 1
 >>> cat.upsert(ItemInfo("c1", "course", active=False))
 0
->>> cat.is_active("c1"), len(cat), sorted(cat.ids_in_domain("fresh_food"))
-(False, 2, ['f1'])
+>>> cat.is_active("c1"), len(cat), sorted(cat.ids_in_domain("fresh_food")), cat.n_inactive
+(False, 2, ['f1'], 1)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,8 @@ class Catalogue:
         self._domain = np.zeros(cap, dtype=np.int8)
         self.version = 0
         """Incremented on every change, so mirrors can tell whether they are stale."""
+        self.n_inactive = 0
+        """Rows whose item is inactive: while 0, readers can skip the active mask."""
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -71,6 +73,7 @@ class Catalogue:
     def upsert(self, item: ItemInfo) -> int:
         """Add or replace ``item``; returns its (stable) row."""
         row = self._rows.get(item.item_id)
+        was_inactive = row is not None and not self._active[row]
         if row is None:
             row = len(self._ids)
             if row >= self._active.shape[0]:
@@ -81,6 +84,7 @@ class Catalogue:
             self._by_domain[self._items[item.item_id].domain].discard(item.item_id)
         self._items[item.item_id] = item
         self._by_domain[item.domain].add(item.item_id)
+        self.n_inactive += int(not item.active) - int(was_inactive)
         self._active[row] = item.active
         self._domain[row] = DOMAIN_CODE[item.domain]
         self.version += 1
@@ -122,6 +126,11 @@ class Catalogue:
         return self._active[: len(self._ids)]
 
     @property
+    def active_filter(self) -> npt.NDArray[np.bool_] | None:
+        """``active``, or None while every item is active (readers then skip a mask pass)."""
+        return self.active if self.n_inactive else None
+
+    @property
     def domain_codes(self) -> npt.NDArray[np.int8]:
         """Domain code per row (see :data:`DOMAIN_CODE`; a view; read only)."""
         return self._domain[: len(self._ids)]
@@ -132,6 +141,18 @@ class Catalogue:
 
     def n_active(self) -> int:
         return int(self.active.sum())
+
+    def rows_or_missing(self, item_ids: Sequence[str]) -> npt.NDArray[np.int64]:
+        """Row of each id, -1 where the id is not in the catalogue (one vector, in order).
+
+        >>> cat = Catalogue()
+        >>> cat.upsert(ItemInfo("a", "course"))
+        0
+        >>> cat.rows_or_missing(["a", "zz"]).tolist()
+        [0, -1]
+        """
+        get = self._rows.get
+        return np.fromiter((get(i, -1) for i in item_ids), dtype=np.int64, count=len(item_ids))
 
     def rows_of(self, item_ids: Iterable[str]) -> list[int]:
         """Rows of the given ids that are in the catalogue (unknown ids are skipped)."""

@@ -24,6 +24,8 @@ items, the most recent weighted most (``recency_decay ** age``).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -37,6 +39,19 @@ IntRows = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
 REASON = "similar to items you engaged with"
+
+
+@lru_cache(maxsize=64)
+def age_weights(recency_decay: float, n: int) -> FloatArray:
+    """``recency_decay ** age`` for ages ``0 .. n - 1`` (float32, read only: shared by every
+    call with the same arguments, so it is computed once).
+
+    >>> age_weights(0.5, 3).tolist()
+    [1.0, 0.5, 0.25]
+    """
+    out: FloatArray = (recency_decay ** np.arange(n)).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 class ItemKNN:
@@ -200,11 +215,12 @@ class ItemKNN:
         ids = self._nb_ids[hist].astype(np.int64)
         valid = ids >= 0
         n_h = self._item_cnt[hist]
-        n_j = self._item_cnt[np.where(valid, ids, 0)]
-        denom = np.sqrt(np.maximum(n_h, 1e-12))[:, None] * np.maximum(n_j, 1e-12) ** self.beta
+        denom = np.sqrt(np.maximum(n_h, 1e-12))[:, None]
+        if self.beta != 0.0:  # n_j ** 0 == 1: the default skips the neighbours' counts
+            n_j = self._item_cnt[np.where(valid, ids, 0)]
+            denom = denom * np.maximum(n_j, 1e-12) ** self.beta
         sims = self._nb_cnt[hist] / denom
-        age_w = self._age_weights(hist.shape[0])
-        sims *= age_w[:, None]
+        sims *= age_weights(self.recency_decay, hist.shape[0])[:, None]
         flat_ids, flat_s = ids[valid], sims[valid]
         if flat_ids.shape[0] == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
@@ -217,10 +233,24 @@ class ItemKNN:
         scores = np.add.reduceat(flat_s[order].astype(np.float64), starts).astype(np.float32)
         return rows, scores
 
-    def _age_weights(self, n: int) -> FloatArray:
-        """``recency_decay ** age`` for ages ``0 .. n - 1`` (float32)."""
-        out: FloatArray = (self.recency_decay ** np.arange(n)).astype(np.float32)
-        return out
+    def score_of(self, user: str, row: int) -> float:
+        """The score ``candidate_scores`` gives ``row`` (0.0 if it is not a candidate), from
+        the history entries that have it as a neighbour only: one labelled impression needs
+        one item's score, not every candidate's. No side effects."""
+        u = self._users.row(user)
+        if u is None:
+            return 0.0
+        hist = self._history_rows(u)[: self.score_history]
+        at, slot = np.nonzero(self._nb_ids[hist] == row)
+        if at.shape[0] == 0:
+            return 0.0
+        h = hist[at]
+        denom = np.sqrt(np.maximum(self._item_cnt[h], 1e-12))
+        if self.beta != 0.0:
+            denom = denom * np.maximum(self._item_cnt[row], 1e-12) ** self.beta
+        sims = self._nb_cnt[h, slot] / denom
+        sims *= age_weights(self.recency_decay, hist.shape[0])[at]
+        return float(np.float32(np.add.reduce(sims.astype(np.float64))))
 
     def recommend(self, user: str, k: int, context: Context) -> list[Scored]:
         rows, scores = self.candidate_scores(user)

@@ -148,6 +148,7 @@ class MatrixFactorisation:
         # there), their factors mirrored contiguously so that scoring them reads no other row.
         self._support_rows: npt.NDArray[np.int64] = np.zeros(16, dtype=np.int64)
         self._support_q: FloatArray = np.zeros((16, n_factors), dtype=np.float32)
+        self._support_bias: FloatArray = np.zeros(16, dtype=np.float32)
         self._n_supported = 0
         self._support_pos: npt.NDArray[np.int64] = np.full(16, -1, dtype=np.int64)
         self._mu_sum = 0.0
@@ -240,15 +241,16 @@ class MatrixFactorisation:
         self._item_n[i] += 1.0
         if self._item_n[i] == max(1, self.min_support):
             self._support(i)
-        self._mirror(touched)
         # Item bias for ranking, -inf for rows never learned from: one add at retrieval.
         self._rank_bias[touched] = np.where(self._item_n[touched] > 0, self._bi[touched], -np.inf)
+        self._mirror(touched)
         return None
 
     def _support(self, row: int) -> None:
         m = self._n_supported
         self._support_rows = grow_rows(self._support_rows, m + 1)  # type: ignore[assignment]
         self._support_q = grow_rows(self._support_q, m + 1)  # type: ignore[assignment]
+        self._support_bias = grow_rows(self._support_bias, m + 1)  # type: ignore[assignment]
         self._support_rows[m] = row
         self._support_pos[row] = m
         self._n_supported = m + 1
@@ -258,6 +260,7 @@ class MatrixFactorisation:
         kept = pos >= 0
         if kept.any():
             self._support_q[pos[kept]] = self._Q[rows[kept]]
+            self._support_bias[pos[kept]] = self._rank_bias[rows[kept]]
 
     @property
     def global_mean(self) -> float:
@@ -354,10 +357,12 @@ class MatrixFactorisation:
         if k <= 0 or m == 0:
             return np.empty(0, dtype=np.int64)
         rows = self._support_rows[:m]
-        scores = self._rank_bias[rows]
         u = self._users.row(user)
-        if u is not None:
-            scores += self._support_q[:m] @ self._P[u]
+        if u is None:
+            scores = self._support_bias[:m].copy()
+        else:
+            scores = self._support_q[:m] @ self._P[u]
+            scores += self._support_bias[:m]
         if mask is not None:
             scores[~mask[rows]] = -np.inf
         if exclude_rows:

@@ -46,7 +46,9 @@ they outgrow ``max_users`` the entries of users the kNN no longer knows are drop
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +61,12 @@ from online_models.matrix_factorisation import REASON as MF_REASON
 from online_models.matrix_factorisation import MatrixFactorisation
 from online_models.popularity import Popularity
 from online_models.retrieval import top_k
-from online_models.scorers import CandidateSource, ClickModel, Reranker
+from online_models.scorers import (
+    CandidateSource,
+    ClickModel,
+    Reranker,
+    SourcePicks,
+)
 from online_models.types import (
     PARTNER_DOMAINS,
     Context,
@@ -76,6 +83,39 @@ LEARN_K = 10
 LOG_POP_FLOOR = 1e-3
 LOG_POP_RANGE = 3.0
 """``log_pop`` = log10(relative popularity + floor) / range + 1: about [0, 1]."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHits:
+    """The external candidate source's picks that made it into the candidates: their rows
+    and scores in [0, 1], and where each sits in ``picks`` (for its reason, built only for
+    the items a list ends up showing)."""
+
+    rows: IntRows
+    scores: npt.NDArray[np.float64]
+    picks_at: IntRows
+    picks: SourcePicks | None
+
+    def reasons(self, rows: Iterable[int]) -> dict[int, str]:
+        """The source's reason for each of ``rows`` it proposed (others are left out)."""
+        if self.picks is None:
+            return {}
+        at = dict(zip(self.rows.tolist(), self.picks_at.tolist(), strict=True))
+        return {r: self.picks.reason(at[r]) for r in rows if r in at}
+
+
+NO_SOURCE_HITS = SourceHits(
+    np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64), None
+)
+
+
+class Candidates(NamedTuple):
+    """What :meth:`CrossDomainRecommender.candidates` finds: rows, per-source features
+    aligned with them, and the external source's hits."""
+
+    rows: IntRows
+    feats: dict[str, npt.NDArray[np.float64]]
+    source: SourceHits
 
 
 def favoured_domains(trigger: Domain | None) -> tuple[Domain, ...]:
@@ -253,9 +293,7 @@ class CrossDomainRecommender:
             return {}
         rows = np.array([row], dtype=np.int64)
         mf = float(self.mf.score_rows(user, rows)[0]) if self.mf.knows_user(user) else 0.0
-        k_rows, k_scores = self.knn.candidate_scores(user)
-        hit = np.flatnonzero(k_rows == row)
-        knn = float(k_scores[hit[0]]) if hit.shape[0] else 0.0
+        knn = self.knn.score_of(user, row)
         pop = self.popularity.relative(rows)
         return {
             "mf_score": mf,
@@ -291,7 +329,8 @@ class CrossDomainRecommender:
             return []
         rows, feats, source = found
         blend = self.blend_scores(feats)
-        order = self._compose(rows, blend, feats["favoured"], k, favoured)
+        length = 2 * k if self.click_model or self.reranker else k
+        order = self._compose(blend, feats["favoured"], k, favoured, length)
         return self._finish(user, rows, blend, feats, order, k, context, source)
 
     def blend_scores(self, feats: Mapping[str, npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
@@ -313,14 +352,14 @@ class CrossDomainRecommender:
 
     def candidates(
         self, user: str, k: int, context: Context, excluded: list[int] | None = None
-    ) -> tuple[IntRows, dict[str, npt.NDArray[np.float64]], dict[int, tuple[float, str]]] | None:
+    ) -> Candidates | None:
         """Candidate rows, their per-source features and the external source's picks, or
         None when no source has a candidate; no side effects (steps 1–2 of the docstring)."""
         if excluded is None:
             excluded = self._excluded_rows(user, context)
         favoured = favoured_domains(context.trigger_domain)
         n = self.n_candidates
-        active = self.catalogue.active
+        active = self.catalogue.active_filter
         cand: dict[int, None] = {}
         mf_known = self.mf.knows_user(user)
         if mf_known and self.w_mf > 0:
@@ -329,8 +368,8 @@ class CrossDomainRecommender:
         k_rows, k_scores = self.knn.candidate_scores(user)
         excl_set = set(excluded)
         if k_rows.shape[0]:
-            ok = active[k_rows]
-            best = k_rows[top_k(np.where(ok, k_scores, -np.inf).astype(np.float32), n)]
+            allowed = k_scores if active is None else np.where(active[k_rows], k_scores, -np.inf)
+            best = k_rows[top_k(allowed.astype(np.float32, copy=False), n)]
             cand.update(dict.fromkeys(r for r in best.tolist() if r not in excl_set))
         # One popularity scan: the global top n, plus favoured-domain items from a 4n pool.
         pool = self.popularity.top_rows(4 * n, exclude_rows=excluded)
@@ -345,19 +384,41 @@ class CrossDomainRecommender:
         else:
             pool = pool[:n]
         cand.update(dict.fromkeys(pool.tolist()))
-        source: dict[int, tuple[float, str]] = {}
-        if self.candidate_source is not None:
-            row_of = self.catalogue.row
-            for item_id, s, why in self.candidate_source.candidates(user, n, context):
-                r = row_of(item_id)
-                if r is not None and r not in excl_set and active[r]:
-                    cand[r] = None
-                    source[r] = (min(1.0, max(0.0, float(s))), why)
+        source = self._source_hits(user, n, context, active, excl_set)
+        cand.update(dict.fromkeys(source.rows.tolist()))
         if not cand:
             return None
         rows = np.fromiter(cand, dtype=np.int64, count=len(cand))
         feats = self._features(user, rows, mf_known, k_rows, k_scores, source, favoured)
-        return rows, feats, source
+        return Candidates(rows, feats, source)
+
+    def _source_hits(
+        self,
+        user: str,
+        n: int,
+        context: Context,
+        active: npt.NDArray[np.bool_] | None,
+        excluded: set[int],
+    ) -> SourceHits:
+        """The external source's picks that are known, active and not excluded."""
+        source = self.candidate_source
+        if source is None:
+            return NO_SOURCE_HITS
+        # getattr, not isinstance(source, PicksSource): a protocol check costs ~7 µs.
+        answer_picks = getattr(source, "picks", None)
+        picks: SourcePicks = (
+            answer_picks(user, n, context)
+            if answer_picks is not None
+            else SourcePicks.from_triples(source.candidates(user, n, context))
+        )
+        rows = self.catalogue.rows_or_missing(picks.item_ids)
+        ok = rows >= 0
+        if active is not None:
+            ok[ok] = active[rows[ok]]
+        if excluded:
+            ok &= np.fromiter((r not in excluded for r in rows.tolist()), np.bool_, rows.shape[0])
+        at = np.flatnonzero(ok)
+        return SourceHits(rows[at], picks.scores[at], at, picks)
 
     def _features(
         self,
@@ -366,7 +427,7 @@ class CrossDomainRecommender:
         mf_known: bool,
         k_rows: IntRows,
         k_scores: npt.NDArray[np.float32],
-        source: Mapping[int, tuple[float, str]],
+        source: SourceHits,
         favoured: tuple[Domain, ...],
     ) -> dict[str, npt.NDArray[np.float64]]:
         m = rows.shape[0]
@@ -392,10 +453,9 @@ class CrossDomainRecommender:
             knn_raw = knn
         pop = self.popularity.relative(rows).astype(np.float64)
         src = np.zeros(m)
-        if source:
-            where = {r: j for j, r in enumerate(rows.tolist())}
-            for r, (score, _) in source.items():
-                src[where[r]] = score
+        if source.rows.shape[0]:
+            by_row = np.argsort(rows)
+            src[by_row[np.searchsorted(rows, source.rows, sorter=by_row)]] = source.scores
         codes = self.catalogue.domain_codes[rows]
         fav = np.zeros(m)
         if favoured:
@@ -426,24 +486,30 @@ class CrossDomainRecommender:
 
     def _compose(
         self,
-        rows: IntRows,
         blend: npt.NDArray[np.float64],
         fav: npt.NDArray[np.float64],
         k: int,
         favoured: tuple[Domain, ...],
+        length: int,
     ) -> list[int]:
-        """Candidate positions, best first, honouring the cross-domain share."""
-        ranked: list[int] = np.argsort(-blend, kind="stable").tolist()
+        """The first ``length`` candidate positions, best first, honouring the cross-domain
+        share: the best ``quota`` favoured candidates are in the top ``k`` (then ordered by
+        blend with the rest of the top ``k``), the others follow by blend."""
+        ranked = np.argsort(-blend, kind="stable")
         if not favoured or self.cross_domain_share <= 0:
-            return ranked
+            best: list[int] = ranked[:length].tolist()
+            return best
         quota = math.ceil(self.cross_domain_share * k)
-        is_fav = (fav > 0).tolist()
-        first = [j for j in ranked if is_fav[j]][:quota]
-        chosen = set(first)
-        rest = [j for j in ranked if j not in chosen]
-        values = blend.tolist()
-        head = sorted(first + rest[: max(0, k - len(first))], key=lambda j: -values[j])
-        return head + rest[max(0, k - len(first)) :]
+        first_at = np.flatnonzero(fav[ranked] > 0)[:quota]
+        first = ranked[first_at]
+        rest = np.delete(ranked, first_at)
+        n_head = max(0, k - first.shape[0])
+        head = np.concatenate((first, rest[:n_head]))
+        head = head[np.argsort(-blend[head], kind="stable")]
+        composed: list[int] = np.concatenate(
+            (head, rest[n_head : n_head + length - head.shape[0]])
+        ).tolist()
+        return composed
 
     def _finish(
         self,
@@ -451,12 +517,11 @@ class CrossDomainRecommender:
         rows: IntRows,
         blend: npt.NDArray[np.float64],
         feats: Mapping[str, npt.NDArray[np.float64]],
-        order: list[int],
+        shortlist: list[int],
         k: int,
         context: Context,
-        source: Mapping[int, tuple[float, str]],
+        source: SourceHits,
     ) -> list[Scored]:
-        shortlist = order[: 2 * k] if self.click_model or self.reranker else order[:k]
         picked = np.array(shortlist, dtype=np.int64)
         blends: list[float] = blend[picked].tolist()
         shortlist_rows: list[int] = rows[picked].tolist()
@@ -484,10 +549,12 @@ class CrossDomainRecommender:
             shortlist = [by_id[i] for i in dict.fromkeys(chosen) if i in by_id]
         out: list[Scored] = []
         weights = self._reason_weights()
-        for j in shortlist[:k]:
+        shown = shortlist[:k]
+        source_reasons = source.reasons(rows[shown].tolist())
+        for j in shown:
             item = item_of[j]
             score, p = final[j]
-            why = self._reason(user, item, int(rows[j]), j, feats, source, context, weights)
+            why = self._reason(user, item, int(rows[j]), j, feats, source_reasons, context, weights)
             out.append(Scored(item.item_id, score, p, why))
         return out
 
@@ -537,7 +604,7 @@ class CrossDomainRecommender:
         row: int,
         j: int,
         feats: Mapping[str, npt.NDArray[np.float64]],
-        source: Mapping[int, tuple[float, str]],
+        source_reasons: Mapping[int, str],
         context: Context,
         w: Mapping[str, float],
     ) -> str:
@@ -552,8 +619,9 @@ class CrossDomainRecommender:
             MF_REASON: w["mf"] * float(feats["mf"][j]),
             f"popular in {item.domain}": w["pop"] * float(feats["pop"][j]),
         }
-        if row in source:
-            parts[source[row][1] or "matches your interests"] = w["source"] * source[row][0]
+        why = source_reasons.get(row)
+        if why is not None:
+            parts[why or "matches your interests"] = w["source"] * float(feats["source"][j])
         return max(parts.items(), key=lambda kv: kv[1])[0]
 
     def _reason_weights(self) -> Mapping[str, float]:

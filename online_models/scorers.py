@@ -30,8 +30,12 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from online_models.types import Context, ItemInfo
 
@@ -75,6 +79,53 @@ class CandidateSource(Protocol):
 
         ``score`` should be in [0, 1]; unknown item ids are dropped by the recommender.
         """
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePicks:
+    """A candidate source's answer in the shape the recommender consumes: ids best first,
+    their scores in [0, 1] as one array, and each reason only when asked for (a list shows
+    at most k of the picks, so building every reason string would be wasted work).
+
+    >>> picks = SourcePicks(["a", "b"], np.array([0.9, 0.5]), lambda j: f"pick {j}")
+    >>> picks.as_triples()
+    [('a', 0.9, 'pick 0'), ('b', 0.5, 'pick 1')]
+    """
+
+    item_ids: list[str]
+    scores: npt.NDArray[np.float64]
+    reason: Callable[[int], str]
+    """The reason of pick ``j`` (an index into ``item_ids``)."""
+
+    def as_triples(self) -> list[tuple[str, float, str]]:
+        """The :class:`CandidateSource` form: ``(item_id, score, reason)``, best first."""
+        return [
+            (item_id, score, self.reason(j))
+            for j, (item_id, score) in enumerate(
+                zip(self.item_ids, self.scores.tolist(), strict=True)
+            )
+        ]
+
+    @classmethod
+    def from_triples(cls, triples: Sequence[tuple[str, float, str]]) -> SourcePicks:
+        """Wrap a :class:`CandidateSource` answer; scores are clipped to [0, 1].
+
+        >>> SourcePicks.from_triples([("a", 1.5, "why")]).scores.tolist()
+        [1.0]
+        """
+        scores = np.array([min(1.0, max(0.0, float(s))) for _, s, _ in triples], dtype=np.float64)
+        reasons = [why for _, _, why in triples]
+        return cls([item_id for item_id, _, _ in triples], scores, reasons.__getitem__)
+
+
+@runtime_checkable
+class PicksSource(Protocol):
+    """A :class:`CandidateSource` that can also answer as :class:`SourcePicks` (faster: no
+    per-candidate tuples, reasons on demand). The recommender prefers this form."""
+
+    def picks(self, user: str, k: int, context: Context) -> SourcePicks:
+        """The same candidates as ``candidates(user, k, context)``, in the same order, with
+        the same scores and reasons; no side effects."""
 
 
 @runtime_checkable

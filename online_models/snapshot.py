@@ -18,7 +18,7 @@ Writes are atomic: a temporary file in the same directory, fsync, then ``os.repl
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "pop.snap"
 >>> header = save(Popularity(), path)
 >>> header["format_version"], type(load(path, expected=Popularity)).__name__
-(2, 'Popularity')
+(3, 'Popularity')
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 MAGIC = b"CRSNAP\x00\x01"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+"""Bumped whenever a model's pickled state changes shape (3: the catalogue's inactive count
+and the MF's mirrored ranking bias), so an old snapshot is refused with a clear error."""
 
 T = TypeVar("T")
 

@@ -30,6 +30,18 @@ def test_catalogue_rows_are_stable_and_domain_index_follows_updates() -> None:
     assert cat.n_active() == 4
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 8), st.booleans()), max_size=40))
+def test_catalogue_counts_inactive_items_through_every_upsert(
+    upserts: list[tuple[int, bool]],
+) -> None:
+    cat = Catalogue(initial_capacity=2)
+    for i, active in upserts:
+        cat.upsert(ItemInfo(f"i{i}", "course", active=active))
+        assert cat.n_inactive == int((~cat.active).sum())
+        assert (cat.active_filter is None) == (cat.n_inactive == 0)
+
+
 def test_user_index_evicts_least_recently_seen_and_recycles_rows() -> None:
     idx = UserIndex(max_users=3, evict_fraction=0.34)
     for u in "abc":
@@ -160,6 +172,7 @@ def test_mf_top_rows_is_the_exact_top_k_of_the_supported_items(
     # The mirror used for scoring holds exactly the supported rows' current factors.
     rows = mf._support_rows[: mf._n_supported]
     assert np.array_equal(mf._support_q[: mf._n_supported], mf._Q[rows])
+    assert np.array_equal(mf._support_bias[: mf._n_supported], mf._rank_bias[rows])
     assert sorted(rows.tolist()) == np.flatnonzero(mf._item_n[:n] >= 2).tolist()
     mask = rng.random(n_items) < 0.8
     excluded = rng.integers(0, n_items, n_excl).tolist()
@@ -186,6 +199,30 @@ def test_item_knn_neighbours_are_bounded_and_history_is_a_ring() -> None:
     knn.learn(Interaction("v", "i5", "click", 9.0))
     got = [s.item_id for s in knn.recommend("v", 5, Context(ts=9.0))]
     assert set(got) <= {"i4", "i3", "i2"} and got
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_items=st.integers(1, 30),
+    n_events=st.integers(0, 300),
+    beta=st.sampled_from([0.0, 0.5]),
+    seed=st.integers(0, 2**16),
+)
+def test_item_knn_score_of_one_row_is_its_candidate_score(
+    n_items: int, n_events: int, beta: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    knn = ItemKNN(history_size=5, n_neighbours=4, beta=beta)
+    for i in range(n_items):
+        knn.upsert_item(ItemInfo(f"i{i}", "course"))
+    for t in range(n_events):
+        user = f"u{rng.integers(4)}"
+        knn.learn(Interaction(user, f"i{rng.integers(n_items)}", "click", t, weight=rng.random()))
+    for user in ("u0", "u1", "ghost"):
+        rows, scores = knn.candidate_scores(user)
+        expected = dict(zip(rows.tolist(), scores.tolist(), strict=True))
+        for row in range(n_items):
+            assert knn.score_of(user, row) == expected.get(row, 0.0)  # bit for bit
 
 
 def test_item_knn_space_saving_keeps_the_heavy_neighbour() -> None:

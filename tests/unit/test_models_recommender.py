@@ -148,7 +148,7 @@ def test_snapshot_round_trip_and_refusals(tmp_path: Path) -> None:
         loads(data, Popularity)
     with pytest.raises(SnapshotError, match=r"truncated|digest"):
         loads(data[:-10], CrossDomainRecommender)
-    bumped = data.replace(b'"format_version": 2', b'"format_version": 9')
+    bumped = data.replace(b'"format_version": 3', b'"format_version": 9')
     with pytest.raises(SnapshotError, match="incompatible"):
         loads(bumped, CrossDomainRecommender)
     assert dumps(rec).startswith(MAGIC)
