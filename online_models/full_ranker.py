@@ -37,13 +37,14 @@ True
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from online_models.content import ContentSimilarity
 from online_models.ctr import CtrModel
 from online_models.exploration import Explorer
 from online_models.recommender import CrossDomainRecommender
 from online_models.segments import UserSegments
-from online_models.types import Context, Interaction, ItemInfo, Scored
+from online_models.types import Context, Interaction, ItemInfo, LabelledImpression, Scored
 
 
 class FullRanker:
@@ -96,9 +97,16 @@ class FullRanker:
         self, user: str, item_id: str, context: Context, clicked: bool, position: int = 0
     ) -> None:
         """One labelled impression: trains the CTR model and the exploration posteriors."""
-        context = self._with_segment(user, context)
-        self.recommender.learn_impression(user, item_id, context, clicked, position=position)
-        self.explorer.update(item_id, clicked)
+        self.learn_impressions(user, [LabelledImpression(item_id, context, clicked, position)])
+
+    def learn_impressions(self, user: str, shown: Sequence[LabelledImpression]) -> None:
+        """One user's labelled impressions, in order (features computed once for all)."""
+        self.recommender.learn_impressions(
+            user,
+            [dataclasses.replace(s, context=self._with_segment(user, s.context)) for s in shown],
+        )
+        for s in shown:
+            self.explorer.update(s.item_id, s.clicked)
 
     def forget_user(self, user: str) -> None:
         self.recommender.forget_user(user)

@@ -46,7 +46,7 @@ they outgrow ``max_users`` the entries of users the kNN no longer knows are drop
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -73,6 +73,7 @@ from online_models.types import (
     Domain,
     Interaction,
     ItemInfo,
+    LabelledImpression,
     Scored,
 )
 
@@ -275,11 +276,24 @@ class CrossDomainRecommender:
         self, user: str, item_id: str, context: Context, clicked: bool, position: int = 0
     ) -> None:
         """Forward one labelled impression to the click model (if any) with our features."""
-        item = self.catalogue.get(item_id)
-        if self.click_model is None or item is None:
+        self.learn_impressions(user, [LabelledImpression(item_id, context, clicked, position)])
+
+    def learn_impressions(self, user: str, shown: Sequence[LabelledImpression]) -> None:
+        """Forward one user's labelled impressions, in order, to the click model (if any).
+
+        The features of the whole batch are computed at once: the models they read (MF,
+        kNN, popularity) do not change while the click model learns, so this is exactly
+        one :meth:`learn_impression` after the other, without a numpy pass per item."""
+        if self.click_model is None:
             return None
-        feats = self.features_for(user, item_id, context, position=position)
-        self.click_model.learn_impression(user, item, context, feats, clicked)
+        known = [(s, item) for s in shown if (item := self.catalogue.get(s.item_id)) is not None]
+        if not known:
+            return None
+        feats = self._features_many(
+            user, [item for _, item in known], [(s.context, s.position) for s, _ in known]
+        )
+        for (s, item), f in zip(known, feats, strict=True):
+            self.click_model.learn_impression(user, item, s.context, f, s.clicked)
         return None
 
     # ------------------------------------------------------------------ features
@@ -287,25 +301,37 @@ class CrossDomainRecommender:
         self, user: str, item_id: str, context: Context, position: int = 0
     ) -> dict[str, float]:
         """The features a click model sees for one (user, item); no side effects."""
-        row = self.catalogue.row(item_id)
         item = self.catalogue.get(item_id)
-        if row is None or item is None:
+        if item is None:
             return {}
-        rows = np.array([row], dtype=np.int64)
-        mf = float(self.mf.score_rows(user, rows)[0]) if self.mf.knows_user(user) else 0.0
-        knn = self.knn.score_of(user, row)
-        pop = self.popularity.relative(rows)
-        return {
-            "mf_score": mf,
-            "knn_score": knn,
-            "popularity": float(pop[0]),
-            "blend": 0.0,
-            "position": float(position),
-            "cross_domain": float(
-                context.trigger_domain is not None and item.domain != context.trigger_domain
-            ),
-            "price": item.price,
-        }
+        return self._features_many(user, [item], [(context, position)])[0]
+
+    def _features_many(
+        self, user: str, items: Sequence[ItemInfo], shown_as: Sequence[tuple[Context, int]]
+    ) -> list[dict[str, float]]:
+        """:meth:`features_for` of catalogue ``items`` shown as ``(context, position)``."""
+        rows = self.catalogue.rows_or_missing([item.item_id for item in items])
+        mf = (
+            self.mf.score_rows(user, rows).tolist()
+            if self.mf.knows_user(user)
+            else [0.0] * rows.shape[0]
+        )
+        knn = self.knn.score_rows(user, rows).tolist()
+        pop = self.popularity.relative(rows).tolist()
+        return [
+            {
+                "mf_score": mf[j],
+                "knn_score": knn[j],
+                "popularity": pop[j],
+                "blend": 0.0,
+                "position": float(position),
+                "cross_domain": float(
+                    context.trigger_domain is not None and item.domain != context.trigger_domain
+                ),
+                "price": item.price,
+            }
+            for j, (item, (context, position)) in enumerate(zip(items, shown_as, strict=True))
+        ]
 
     def _excluded_rows(self, user: str, context: Context) -> list[int]:
         excl = self.catalogue.rows_of(context.exclude)

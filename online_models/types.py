@@ -75,6 +75,17 @@ class Context:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelledImpression:
+    """One shown item and whether it was clicked within the attribution window, with the
+    context it was shown in and its 0-based position in the list."""
+
+    item_id: str
+    context: Context
+    clicked: bool
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Scored:
     """One recommended item: its ranking score, click probability and why it was chosen."""
 

@@ -14,14 +14,16 @@ when variants learn in isolation (no arm's traffic trains another arm's model).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Protocol, TypeVar, runtime_checkable
 
-from online_models.types import Context, Domain, ItemInfo, Recommender
+from online_models.types import Context, Domain, ItemInfo, LabelledImpression, Recommender
 from online_models.wire_events import interactions, item_info
 from schemas import (
     Click,
@@ -47,9 +49,7 @@ V = TypeVar("V")
 class LearnsFromImpressions(Protocol):
     """A model that also learns click-through from labelled impressions (the CTR path)."""
 
-    def learn_impression(
-        self, user: str, item_id: str, context: Context, clicked: bool, position: int = 0
-    ) -> None: ...
+    def learn_impressions(self, user: str, shown: Sequence[LabelledImpression]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -226,19 +226,28 @@ class RecommendationService:
             self.metrics.engagement(variant, interaction.item in items)
 
     def _learn_labels(self, labels: Iterable[Label]) -> None:
+        labels = list(labels)
         for label in labels:
             p_clicks = self.served_p_click.get(label.rec_id)
             if p_clicks is not None and label.item_id in p_clicks:
                 variant = self.experiment.assign(label.user)
                 self.metrics.label(variant, p_clicks[label.item_id], label.clicked)
-            if label.user in self.opted_out:
-                continue
-            model = self._model_for(label.user)
+        # A user's consecutive labels (a list's impressions closing together) go to the
+        # model as one batch: same order, one feature pass.
+        learnable = (label for label in labels if label.user not in self.opted_out)
+        for user, group in itertools.groupby(learnable, key=attrgetter("user")):
+            model = self._model_for(user)
             if isinstance(model, LearnsFromImpressions):
-                context = Context(ts=label.impression_ts)
-                model.learn_impression(
-                    label.user, label.item_id, context, label.clicked, position=label.position
-                )
+                shown = [
+                    LabelledImpression(
+                        label.item_id,
+                        Context(ts=label.impression_ts),
+                        label.clicked,
+                        label.position,
+                    )
+                    for label in group
+                ]
+                model.learn_impressions(user, shown)
 
 
 def _remember(memory: OrderedDict[str, V], key: str, value: V, config: ServiceConfig) -> None:
