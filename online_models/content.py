@@ -43,28 +43,36 @@ compacted when they reach half the storage). A request then
    IDF is one small vector per catalogue change); per-row sums are taken in
    ``reduceat``'s order, so scores are bit for bit those of the CSR computation (rows
    longer than the mirror, or tokens whose weight changed mid-life, are scored from CSR);
-4. selects the top ``k`` with ``partition``; equal scores are ordered by item id with
-   stable argsorts over an object array of ids; only the ``k`` winners go back to
-   Python, for their reason.
+4. selects the top ``k`` with one ``partition`` and one ``lexsort`` by (score, item id)
+   over the rows at or above the cut; ids are compared through a fixed-width bytes copy
+   of them (escaped UTF-8, ordered as ``str`` orders them; ~5x faster to sort than an
+   object array of ``str``), kept in step by :meth:`ContentSimilarity.upsert_item`;
+5. answers as :class:`~online_models.scorers.SourcePicks` (:meth:`ContentSimilarity.picks`,
+   :meth:`ContentSimilarity.similar_picks`): the ``k`` ids, their scores as one array, and
+   a reason worded only when asked for (the strongest tokens of the picks are found in one
+   vectorised pass on the first request). :meth:`ContentSimilarity.candidates` and
+   :meth:`ContentSimilarity.similar_to` are that answer as triples: one read path.
 
 IDF (and the per-token values) depends on every active item, so it is one vector
 recomputed lazily after a catalogue change; posting arrays are rebuilt lazily per changed
-token; the padded mirror and the id array are built on first read and then kept in step by
-:meth:`ContentSimilarity.upsert_item`. All are caches: they are not pickled (snapshots keep
-their layout, old snapshots load) and never change a result, so reads stay free of
-observable side effects.
+token; the padded mirror, the id array and the id sort keys are built on first read and
+then kept in step by :meth:`ContentSimilarity.upsert_item`. All are caches: they are not
+pickled (snapshots keep their layout, old snapshots load) and never change a result, so
+reads stay free of observable side effects.
 
 Memory per item (catalogue side): the CSR slots (16 bytes a token), ``start`` /
 ``length`` / ``active`` / ``domain`` (19 bytes), the padded mirror (4 bytes per slot of the
 widest row, at most 8 slots: 20 bytes when the widest item is a partner item with 3
-tags), 8 bytes in the id array, plus the id string and its ``row_of`` / postings entries.
-Measured at 100k items (``bench/content_bench.py`` catalogue): ~460 bytes per item with
-its Python objects (44 MiB); the mirror and the id array are 28 of them (2.8 MiB).
+tags), 8 bytes in the id array, the id's sort key (the longest id's UTF-8 length rounded
+up to 8 bytes, at most :data:`MAX_KEY_BYTES`; 24 bytes for ``restaurant_deal-99999``),
+plus the id string and its ``row_of`` / postings entries. Measured at 100k items
+(``bench/content_bench.py`` catalogue): ~460 bytes per item with its Python objects
+(44 MiB) before the sort keys; the mirror and the id array are 28 of them (2.8 MiB).
 
 Memory is bounded: ``max_users`` users (least recently seen evicted) x ``history_size``
 items; catalogue state is one row per item ever seen plus its tokens. Reads
-(:meth:`ContentSimilarity.candidates`, :meth:`ContentSimilarity.similar_to`) have no side
-effects.
+(:meth:`ContentSimilarity.picks`, :meth:`ContentSimilarity.candidates` and the like) have
+no side effects.
 
 >>> from online_models.types import Context, Interaction, ItemInfo
 >>> content = ContentSimilarity()
@@ -74,6 +82,9 @@ effects.
 >>> content.observe(Interaction(user="p:1", item="c1", kind="course_purchase", ts=0.0))
 >>> [(item, reason) for item, _, reason in content.candidates("p:1", 5, Context(ts=1.0))]
 [('f1', 'matches your interest in cooking')]
+>>> picks = content.picks("p:1", 5, Context(ts=1.0))
+>>> picks.item_ids, picks.reason(0)
+(['f1'], 'matches your interest in cooking')
 """
 
 from __future__ import annotations
@@ -81,15 +92,20 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from online_models.padded_rows import PaddedRows, csr_positions, row_sums
+from online_models.scorers import SourcePicks
 from online_models.types import Context, Interaction, ItemInfo
 
-__all__ = ["ContentSimilarity"]
+__all__ = ["MAX_KEY_BYTES", "ContentSimilarity"]
+
+MAX_KEY_BYTES = 64
+"""Longest id (UTF-8 bytes, escaped) sorted through a bytes key array; beyond it, ties are
+broken through the object array of ids (same order, ~5x slower)."""
 
 Vector = dict[str, float]
 IntArray = npt.NDArray[np.int64]
@@ -103,6 +119,7 @@ _CACHES = (
     "_reason_cache",
     "_padded_cache",
     "_id_cache",
+    "_key_cache",
     "_scratch_cache",
 )
 """Attributes derived from the rest of the state: rebuilt on demand, never pickled."""
@@ -124,7 +141,8 @@ def _grown(array: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
 class ContentSimilarity:
     """TF-IDF content similarity between items, and from a user's recent items to others.
 
-    Satisfies :class:`online_models.scorers.CandidateSource`.
+    Satisfies :class:`online_models.scorers.CandidateSource` and
+    :class:`online_models.scorers.PicksSource`.
 
     Parameters
     ----------
@@ -203,6 +221,7 @@ class ContentSimilarity:
         self._reason_cache: dict[int, str] = {}
         self._padded_cache: PaddedRows | None = None
         self._id_cache: ObjectArray | None = None
+        self._key_cache: npt.NDArray[Any] | None = None
         self._scratch_cache: npt.NDArray[np.int32] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -254,6 +273,8 @@ class ContentSimilarity:
             if self._id_cache is not None:
                 self._id_cache = _grown(self._id_cache, row + 1)
                 self._id_cache[row] = item.item_id
+            if self._key_cache is not None:
+                self._key_cache = self._with_key(self._key_cache, row, item.item_id)
             for name in ("_active", "_domain", "_start", "_length"):
                 setattr(self, name, _grown(getattr(self, name), row + 1))
         elif self._active[row]:
@@ -336,6 +357,44 @@ class ContentSimilarity:
             ids[: len(self._ids)] = self._ids
         return ids
 
+    def _sort_keys(self) -> npt.NDArray[Any]:
+        """Per row, a key that sorts as the row's item id does (``argsort`` of keys = id
+        order): the id's escaped UTF-8 bytes (:func:`_sort_key`) as a fixed-width bytes
+        array, which numpy sorts ~5x faster than an object array of ``str`` (C ``memcmp``,
+        no Python comparisons). Ids longer than :data:`MAX_KEY_BYTES` would make every key
+        that wide, so then the object array of ids serves instead (same order, slower).
+
+        Built on first read (O(n)), then kept in step by :meth:`upsert_item` (amortised
+        O(1) per new id; a longer id widens the array, at most ``MAX_KEY_BYTES / 8`` times
+        in the model's life)."""
+        keys = self._key_cache
+        if keys is None:
+            encoded = [_sort_key(item_id) for item_id in self._ids]
+            width = max(map(len, encoded), default=1)
+            if width > MAX_KEY_BYTES:
+                keys = self._id_array()
+            else:
+                keys = np.zeros(max(64, len(encoded)), dtype=f"S{_key_width(width)}")
+                keys[: len(encoded)] = encoded
+            self._key_cache = keys
+        return keys
+
+    def _with_key(self, keys: npt.NDArray[Any], row: int, item_id: str) -> npt.NDArray[Any] | None:
+        """``keys`` (grown, widened if needed) with ``row``'s key set; None when the id is
+        too long for bytes keys (the next read rebuilds them as the object array)."""
+        if keys.dtype == np.object_:
+            keys = _grown(keys, row + 1)
+            keys[row] = item_id
+            return keys
+        key = _sort_key(item_id)
+        if len(key) > keys.dtype.itemsize:
+            if len(key) > MAX_KEY_BYTES:
+                return None
+            keys = keys.astype(f"S{_key_width(len(key))}")
+        keys = _grown(keys, row + 1)
+        keys[row] = key
+        return keys
+
     def _posting_rows(self, token: int) -> IntArray:
         """Active rows having ``token`` as an array (cached until that token changes)."""
         rows = self._posting_cache.get(token)
@@ -383,14 +442,16 @@ class ContentSimilarity:
     # ------------------------------------------------------------------ reading (pure)
     def candidates(self, user: str, k: int, context: Context) -> list[tuple[str, float, str]]:
         """Up to ``k`` items most similar to the user's recent items (excluding those and
-        ``context.exclude``), best first, as ``(item_id, score in [0, 1], reason)``."""
-        history = self._history.get(user)
-        if not history:
-            return []
-        weighted: dict[str, float] = {}
-        for age, (item_id, weight) in enumerate(reversed(history)):
-            weighted[item_id] = weighted.get(item_id, 0.0) + weight * self.recency_decay**age
-        return self.similar_to(weighted, k, context)
+        ``context.exclude``), best first, as ``(item_id, score in [0, 1], reason)``: the
+        triples form of :meth:`picks`."""
+        weighted = self._weighted_history(user)
+        return self.similar_to(weighted, k, context) if weighted else []
+
+    def picks(self, user: str, k: int, context: Context) -> SourcePicks:
+        """:meth:`candidates` as :class:`~online_models.scorers.SourcePicks` (no tuple per
+        candidate; a reason is worded only when asked for)."""
+        weighted = self._weighted_history(user)
+        return self.similar_picks(weighted, k, context) if weighted else _no_picks()
 
     def similar_to(
         self,
@@ -399,23 +460,46 @@ class ContentSimilarity:
         context: Context,
     ) -> list[tuple[str, float, str]]:
         """Up to ``k`` items most similar to ``items`` (ids, or ids -> weights), e.g. the
-        trigger item of a brand-new user; the seed items themselves are excluded."""
+        trigger item of a brand-new user; the seed items themselves are excluded. The
+        triples form of :meth:`similar_picks`."""
+        return self.similar_picks(items, k, context).as_triples()
+
+    def _weighted_history(self, user: str) -> dict[str, float]:
+        """The user's remembered items -> ``weight x recency_decay ** age`` (summed)."""
+        history = self._history.get(user)
+        weighted: dict[str, float] = {}
+        if history:
+            decay = self.recency_decay
+            for age, (item_id, weight) in enumerate(reversed(history)):
+                weighted[item_id] = weighted.get(item_id, 0.0) + weight * decay**age
+        return weighted
+
+    def similar_picks(
+        self,
+        items: Mapping[str, float] | Sequence[str],
+        k: int,
+        context: Context,
+    ) -> SourcePicks:
+        """:meth:`similar_to` as :class:`~online_models.scorers.SourcePicks`: the one read
+        path behind every read method."""
         seeds: Mapping[str, float] = (
             items if isinstance(items, Mapping) else dict.fromkeys(items, 1.0)
         )
         if k <= 0:
-            return []
+            return _no_picks()
         found = self._profile(seeds)
         if found is None:
-            return []
-        profile, shifted_profile = found
-        rows = self._reach(profile, seeds, context)
+            return _no_picks()
+        shifted_profile, nonzero, seed_rows = found
+        profile = shifted_profile[1:]
+        rows = self._reach(profile, nonzero, seed_rows, context)
         if rows.shape[0] == 0:
-            return []
+            return _no_picks()
         # Cosine of every reached row with the profile, all tokens of the row counted.
         padded = self._padded()
-        mirrored = padded.uniform
-        if mirrored:
+        tokens: npt.NDArray[np.int32] | None = None
+        gathered: FloatArray | None = None
+        if padded.uniform:
             values, squares = self._token_values()
             # Per token: (contribution to the dot product, squared value), gathered for
             # every slot of every reached row in one go (width x reached x 2). np.take
@@ -423,7 +507,7 @@ class ContentSimilarity:
             per_token = np.empty((values.shape[0], 2))
             np.multiply(values, shifted_profile, out=per_token[:, 0])
             per_token[:, 1] = squares
-            tokens = np.take(padded.tokens, rows, axis=0).T.astype(np.intp)
+            tokens = np.take(padded.tokens, rows, axis=0).T
             gathered = np.take(per_token, tokens, axis=0)
             sums = row_sums(gathered)
             dots = sums[:, 0]
@@ -439,28 +523,22 @@ class ContentSimilarity:
             same = self._domain[rows] == trigger
             np.multiply(scores, self.same_domain_factor, out=scores, where=same)
         np.minimum(scores, 1.0, out=scores)
-        chosen = self._best(np.flatnonzero(dots > 0.0), scores, rows, k)
+        chosen = self._best(dots, scores, rows, k)
         chosen_rows = rows[chosen]
-        # Reason = strongest token, the first one on ties (argmax returns the first).
-        if mirrored:
-            strongest = np.argmax(np.take(gathered[:, :, 0], chosen, axis=1), axis=0)
-            best_tokens: list[int] = (tokens[strongest, chosen] - 1).tolist()
-            csr_rows = (
+        item_ids: list[str] = self._id_array()[chosen_rows].tolist()
+        # Reason = strongest token, the first one on ties. Rows the mirror cannot score are
+        # read from CSR now (the catalogue may change before a reason is asked for).
+        from_csr: dict[int, int] = {}
+        if not padded.uniform or padded.overflow:
+            wide = (
                 np.flatnonzero(self._length[chosen_rows] > padded.width).tolist()
-                if padded.overflow
-                else []
+                if padded.uniform
+                else range(chosen.shape[0])
             )
-        else:
-            best_tokens, csr_rows = [-1] * chosen.shape[0], list(range(chosen.shape[0]))
-        for j in csr_rows:
-            best_tokens[j] = self._strongest_token(int(chosen_rows[j]), profile)
-        ids, reasons = self._ids, self._reason_cache
-        return [
-            (ids[row], score, reasons.get(token) or self._reason(token))
-            for row, score, token in zip(
-                chosen_rows.tolist(), scores[chosen].tolist(), best_tokens, strict=True
-            )
-        ]
+            for j in wide:
+                from_csr[j] = self._strongest_token(int(chosen_rows[j]), profile)
+        reasons = _Reasons(self, chosen, gathered, tokens, from_csr)
+        return SourcePicks(item_ids, scores[chosen], reasons)
 
     def _token_values(self) -> tuple[FloatArray, FloatArray]:
         """Each token's TF-IDF value (weight x IDF) and its square, laid out like
@@ -510,18 +588,19 @@ class ContentSimilarity:
                 best_token, best_contribution = token, contribution
         return best_token
 
-    def _profile(self, seeds: Mapping[str, float]) -> tuple[FloatArray, FloatArray] | None:
+    def _profile(self, seeds: Mapping[str, float]) -> tuple[FloatArray, IntArray, list[int]] | None:
         """Dense profile over token ids (weighted sum of the seeds' TF-IDF vectors, negative
-        entries dropped) and the same laid out like :class:`PaddedRows` tokens (entry 0 for
-        the empty slot, always 0), or None when it has no positive entry."""
-        seed_rows: list[int] = []
-        seed_weights: list[float] = []
+        entries dropped) laid out like :class:`PaddedRows` tokens (token ``t`` at ``t + 1``,
+        entry 0 for the empty slot, always 0), the ids of its non-zero tokens and the rows of
+        the seeds in the catalogue; None when it has no positive entry."""
         row_of = self._row_of
-        for item_id, weight in seeds.items():
-            row = row_of.get(item_id)
-            if row is not None:
-                seed_rows.append(row)
-                seed_weights.append(weight)
+        found = [row_of.get(item_id) for item_id in seeds]
+        seed_weights = list(seeds.values())
+        if None in found:
+            known = [(r, w) for r, w in zip(found, seed_weights, strict=True) if r is not None]
+            seed_rows, seed_weights = [r for r, _ in known], [w for _, w in known]
+        else:
+            seed_rows = cast(list[int], found)
         if not seed_rows:
             return None
         padded = self._padded()
@@ -530,22 +609,23 @@ class ContentSimilarity:
         if not padded.uniform or (
             padded.overflow and bool((self._length[rows] > padded.width).any())
         ):
-            profile = self._csr_profile(rows, seed_weights)
+            shifted = np.zeros(n_tokens + 1)
+            shifted[1:] = self._csr_profile(rows, seed_weights)
         else:
             # Seed by seed, slot by slot: the order in which CSR adds them up.
-            tokens = np.take(padded.tokens, rows, axis=0).astype(np.intp)
+            tokens = np.take(padded.tokens, rows, axis=0)
             values = self._token_values()[0][tokens]
             values *= np.array(seed_weights, dtype=np.float64)[:, None]
-            shifted: FloatArray = np.bincount(
-                tokens.ravel(), weights=values.ravel(), minlength=n_tokens + 1
-            ).astype(np.float64, copy=False)
-            profile = shifted[1:].copy()
-        profile[~(profile > 0.0)] = 0.0
-        if not profile.any():
-            return None
-        shifted_profile = np.zeros(n_tokens + 1)
-        shifted_profile[1:] = profile
-        return profile, shifted_profile
+            # float64 with weights (the stubs say int).
+            shifted = cast(
+                FloatArray,
+                np.bincount(tokens.ravel(), weights=values.ravel(), minlength=n_tokens + 1),
+            )
+            shifted[0] = 0.0
+        # Negative (and NaN) entries become 0 (fmax keeps a -0.0, which counts as 0 everywhere).
+        np.fmax(shifted, 0.0, out=shifted)
+        nonzero = shifted[1:].nonzero()[0]
+        return (shifted, nonzero, seed_rows) if nonzero.shape[0] else None
 
     def _csr_profile(self, rows: IntArray, seed_weights: list[float]) -> FloatArray:
         """The raw profile read from the CSR arrays (a seed is longer than the mirror)."""
@@ -556,29 +636,35 @@ class ContentSimilarity:
         ).astype(np.float64, copy=False)
         return profile
 
-    def _reach(self, profile: FloatArray, seeds: Mapping[str, float], context: Context) -> IntArray:
+    def _reach(
+        self,
+        profile: FloatArray,
+        nonzero: IntArray,
+        seed_rows: list[int],
+        context: Context,
+    ) -> IntArray:
         """Rows reached by walking postings, strongest profile token first, whole lists
         only (so the set does not depend on set order), until ``max_candidates``.
 
         The set is what walking one token at a time gives; the order of the rows is not
         (nothing downstream depends on it: ties are broken by item id)."""
         # Tokens that may be walked (long postings are skipped; a token's postings hold
-        # exactly its document frequency), strongest first, then by name.
-        nonzero = np.flatnonzero(profile)
-        sizes = self._df[nonzero]
-        walkable = sizes <= self.max_postings
-        nonzero, sizes = nonzero[walkable], sizes[walkable]
-        strengths = profile[nonzero]
-        by_strength = np.argsort(-strengths, kind="stable")
-        ranked = strengths[by_strength]
-        walk: list[tuple[int, int]] = list(
-            zip(nonzero[by_strength].tolist(), sizes[by_strength].tolist(), strict=True)
+        # exactly its document frequency), strongest first, then by name (a profile has a
+        # few dozen tokens: a Python sort beats numpy's call overheads).
+        max_postings, names = self.max_postings, self._token_names
+        walk: list[tuple[float, str, int, int]] = sorted(
+            (-strength, names[token], token, size)
+            for token, strength, size in zip(
+                nonzero.tolist(),
+                profile[nonzero].tolist(),
+                self._df[nonzero].tolist(),
+                strict=True,
+            )
+            if size <= max_postings
         )
-        if (ranked[1:] == ranked[:-1]).any():  # equal strengths: by token name
-            names = self._token_names
-            walk.sort(key=lambda ts: (-float(profile[ts[0]]), names[ts[0]]))
         reached = np.zeros(len(self._ids), dtype=np.bool_)
-        excluded = [self._row_of.get(i) for i in (*seeds, *context.exclude)]
+        row_of = self._row_of
+        excluded = [*seed_rows, *(row_of.get(i) for i in context.exclude)]
         reached[[r for r in excluded if r is not None]] = True  # marked, never counted
         parts: list[IntArray] = []
         count, i = 0, 0
@@ -587,9 +673,9 @@ class ContentSimilarity:
             # anyway (fewer items cannot get there), so it is merged in one pass.
             missing, total, j = self.max_candidates - count, 0, i
             while j < len(walk) and (total < missing or j == i):
-                total += walk[j][1]
+                total += walk[j][3]
                 j += 1
-            batch = [self._posting_rows(token) for token, size in walk[i:j] if size]
+            batch = [self._posting_rows(token) for _, _, token, size in walk[i:j] if size]
             i = j
             if len(batch) <= 2:  # fewer numpy calls one list at a time
                 for rows in batch:
@@ -620,23 +706,26 @@ class ContentSimilarity:
             scratch = self._scratch_cache = np.zeros(max(64, 2 * size), dtype=np.int32)
         return scratch
 
-    def _best(self, kept: IntArray, scores: FloatArray, rows: IntArray, k: int) -> IntArray:
-        """Positions (into ``rows``) of the ``k`` best ``kept`` scores, best first; equal
-        scores are ordered by item id (stable argsorts over an object array of ids)."""
-        if kept.shape[0] > k:
-            kept_scores = scores[kept]
-            threshold = np.partition(kept_scores, kept.shape[0] - k)[kept.shape[0] - k]
-            above = kept[kept_scores > threshold]
-            tied = kept[kept_scores == threshold]
-            need = k - above.shape[0]
-            if tied.shape[0] > need:
-                by_id = np.argsort(self._id_array()[rows[tied]], kind="stable")
-                tied = tied[by_id[:need]]
-            kept = np.concatenate([above, tied])
-        # By id, then (stable) by score: equal scores stay in id order. Equal scores are
-        # the rule (items with the same tags), so the id sort is not worth skipping.
-        kept = kept[np.argsort(self._id_array()[rows[kept]], kind="stable")]
-        ranked: IntArray = kept[np.argsort(-scores[kept], kind="stable")]
+    def _best(self, dots: FloatArray, scores: FloatArray, rows: IntArray, k: int) -> IntArray:
+        """Positions (into ``rows``) of the ``k`` best scores among rows with a positive dot
+        product, best first; equal scores are ordered by item id.
+
+        The ``k``-th best score is found with one ``partition`` (rows without a positive dot
+        product score -inf there); every row scoring at least that much (those above it and
+        all tied with it) is then ordered by score and, among equal scores, by
+        :meth:`_sort_keys` (which order as the ids do) in one ``lexsort``, and the first
+        ``k`` are kept."""
+        positive = dots > 0.0
+        n = rows.shape[0]
+        threshold, masked = -math.inf, scores
+        if n > k:
+            masked = np.where(positive, scores, -np.inf)
+            threshold = float(np.partition(masked, n - k)[n - k])
+        if math.isfinite(threshold):
+            top = (masked >= threshold).nonzero()[0]
+        else:  # fewer than k candidates, or odd (NaN) scores: cut the positive rows alone
+            top = _cut(positive.nonzero()[0], scores, k)
+        ranked: IntArray = top[np.lexsort((self._sort_keys()[rows[top]], -scores[top]))[:k]]
         return ranked
 
     def _reason(self, token: int) -> str:
@@ -655,6 +744,89 @@ class ContentSimilarity:
     def n_items(self) -> int:
         """Active items in the index."""
         return self._n_active
+
+
+class _Reasons:
+    """Pick ``j``'s reason, worded on demand: the strongest token of every pick is found in
+    one vectorised pass the first time any reason is asked for (argmax: the first slot on
+    ties). Holds only copies made for the request (and the append-only token names), so
+    later catalogue changes do not alter it."""
+
+    __slots__ = ("_best", "_chosen", "_contributions", "_from_csr", "_model", "_tokens", "_words")
+
+    def __init__(
+        self,
+        model: ContentSimilarity,
+        chosen: IntArray,
+        gathered: FloatArray | None,
+        tokens: npt.NDArray[np.int32] | None,
+        from_csr: dict[int, int],
+    ) -> None:
+        self._model = model
+        self._chosen = chosen
+        self._contributions = gathered
+        self._tokens = tokens
+        self._from_csr = from_csr
+        self._words = model._reason_cache  # token -> reason, shared with the model
+        self._best: list[int] | None = None
+
+    def __call__(self, j: int) -> str:
+        best = self._best
+        if best is None:
+            best = self._best = self._best_tokens()
+        token = best[j]
+        return self._words.get(token) or self._model._reason(token)
+
+    def _best_tokens(self) -> list[int]:
+        chosen, gathered, tokens = self._chosen, self._contributions, self._tokens
+        if gathered is None or tokens is None:
+            best = [-1] * chosen.shape[0]
+        else:
+            strongest = np.argmax(np.take(gathered[:, :, 0], chosen, axis=1), axis=0)
+            best = (tokens[strongest, chosen] - 1).tolist()
+        for j, token in self._from_csr.items():
+            best[j] = token
+        return best
+
+
+def _cut(kept: IntArray, scores: FloatArray, k: int) -> IntArray:
+    """The ``kept`` positions scoring at least the ``k``-th best of them (all of them when
+    there are at most ``k``), as ``partition`` orders scores (NaN above all)."""
+    if kept.shape[0] <= k:
+        return kept
+    kept_scores = scores[kept]
+    threshold = np.partition(kept_scores, kept.shape[0] - k)[kept.shape[0] - k]
+    top: IntArray = kept[(kept_scores > threshold) | (kept_scores == threshold)]
+    return top
+
+
+def _no_reason(j: int) -> str:
+    raise IndexError(f"no pick {j}: the answer is empty")
+
+
+def _no_picks() -> SourcePicks:
+    return SourcePicks([], np.zeros(0), _no_reason)
+
+
+def _sort_key(item_id: str) -> bytes:
+    """Bytes that compare (``memcmp``, shorter first on a common prefix) as ``item_id``
+    compares as a ``str``, and never contain a NUL byte, since fixed-width numpy bytes
+    arrays drop trailing NULs: UTF-8 keeps code point order (``surrogatepass`` included),
+    and the escape ``01 -> 01 02``, ``00 -> 01 01`` keeps byte order and is prefix-free.
+
+    >>> ids = ["b", "a" + chr(0), "a", "a" + chr(1), "é", "z", "a" + chr(0) * 2, chr(0xDC80)]
+    >>> sorted(ids) == sorted(ids, key=_sort_key)
+    True
+    """
+    key = item_id.encode("utf-8", "surrogatepass")
+    if b"\x01" in key or b"\x00" in key:
+        key = key.replace(b"\x01", b"\x01\x02").replace(b"\x00", b"\x01\x01")
+    return key
+
+
+def _key_width(size: int) -> int:
+    """Key array width for keys of ``size`` bytes: a multiple of 8 (fewer widenings)."""
+    return max(8, -(-size // 8) * 8)
 
 
 def _reason(token: str) -> str:

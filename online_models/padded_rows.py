@@ -77,9 +77,9 @@ def row_sums(columns: FloatArray) -> FloatArray:
     first: FloatArray = columns[0]
     if columns.shape[0] == 1:
         return first.copy()
-    rest: FloatArray = columns[1].copy()
-    for j in range(2, columns.shape[0]):
-        rest += columns[j]
+    # A reduction over the outer axis adds whole slices one after another (no pairwise
+    # summation: that only happens along the innermost axis), so rest = ((a1 + a2) + a3)...
+    rest: FloatArray = np.add.reduce(columns[1:], axis=0)
     return first + rest
 
 

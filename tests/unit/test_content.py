@@ -8,13 +8,14 @@ import pickle
 import random
 from collections.abc import Mapping
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import online_models.content
 from online_models.content import ContentSimilarity
-from online_models.scorers import CandidateSource
+from online_models.scorers import CandidateSource, PicksSource
 from online_models.types import DOMAINS, Context, Domain, Interaction, ItemInfo
 
 CATALOGUE = [
@@ -376,3 +377,85 @@ def test_ties_are_broken_by_item_id_whatever_the_insertion_order() -> None:
 def test_refuses_state_of_an_older_layout() -> None:
     with pytest.raises(ValueError, match="older layout"):
         ContentSimilarity().__setstate__({"_items": {}, "_tokens": {}})
+
+
+# --------------------------------------------------------------------------- SourcePicks form
+def test_satisfies_picks_source_protocol() -> None:
+    assert isinstance(ContentSimilarity(), PicksSource)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(DOMAINS), st.none() | st.sampled_from(["p", "q"]), tags, st.booleans()
+        ),
+        max_size=30,
+    ),
+    history=st.lists(st.integers(0, 35), max_size=8),
+    k=st.integers(-1, 12),
+    trigger=st.none() | st.sampled_from(DOMAINS),
+    excluded=st.frozensets(st.integers(0, 35).map(lambda i: f"i{i}"), max_size=4),
+)
+def test_picks_are_the_candidates(
+    items: list[tuple[Domain, str | None, list[str], bool]],
+    history: list[int],
+    k: int,
+    trigger: Domain | None,
+    excluded: frozenset[str],
+) -> None:
+    """Same ids, scores (bit for bit) and reasons, in the same order, in both forms."""
+    model = ContentSimilarity()
+    for index, (domain, partner, item_tags, active) in enumerate(items):
+        model.upsert_item(
+            ItemInfo(f"i{index}", domain, partner=partner, tags=tuple(item_tags), active=active)
+        )
+    for index in history:
+        model.observe(Interaction(user="u", item=f"i{index}", kind="click", ts=0.0))
+    context = Context(ts=0.0, trigger_domain=trigger, exclude=excluded)
+    for user in ("u", "stranger"):
+        picks = model.picks(user, k, context)
+        assert picks.scores.dtype == np.float64 and picks.scores.shape == (len(picks.item_ids),)
+        assert picks.as_triples() == model.candidates(user, k, context)
+    seeds = {f"i{i}": 1.0 + i % 3 for i in history}
+    assert model.similar_picks(seeds, k, context).as_triples() == model.similar_to(
+        seeds, k, context
+    )
+    assert model.similar_picks(list(seeds), k, context).as_triples() == model.similar_to(
+        list(seeds), k, context
+    )
+
+
+def test_reasons_are_worded_only_when_asked_for() -> None:
+    model = build()
+    buy_course(model)
+    context = Context(ts=1.0, trigger_domain="course")
+    picks = model.picks("p:1", 8, context)
+    assert len(picks.item_ids) == 8
+    assert model._reason_cache == {}  # nothing worded yet
+    assert picks.reason(3) == model.candidates("p:1", 8, context)[3][2]
+    assert len(model._reason_cache) <= 8  # the words of the reasons asked for, no more
+    with pytest.raises(IndexError):
+        model.picks("stranger", 8, context).reason(0)
+
+
+def test_reasons_do_not_change_when_the_catalogue_changes_afterwards() -> None:
+    """A reason asked for after an upsert is the one of the answer (the recommender may
+    word it later); tokens wider than the padded mirror included."""
+    model = build()
+    model.upsert_item(
+        ItemInfo("wide", "fashion", partner="kitchenwear", tags=tuple(f"w{i}" for i in range(9)))
+    )
+    wide_twin_tags = ("cooking", *(f"w{i}" for i in range(8)))  # wider than the mirror
+    model.upsert_item(ItemInfo("wide-twin", "fashion", tags=wide_twin_tags))
+    buy_course(model)
+    model.observe(Interaction(user="p:1", item="wide", kind="click", ts=0.5))
+    context = Context(ts=1.0)
+    want = model.candidates("p:1", 10, context)
+    picks = model.picks("p:1", 10, context)
+    for item in CATALOGUE:  # every item now carries other tags
+        model.upsert_item(ItemInfo(item.item_id, item.domain, item.partner, tags=("other",)))
+    model.upsert_item(ItemInfo("wide-twin", "fashion", tags=("unrelated",)))
+    assert picks.as_triples() == want
+    assert model._padded().overflow and ids(want)[:2] == ["fresh-pasta-kit", "wide-twin"]
+    assert want[1][2] == "matches your interest in cooking"

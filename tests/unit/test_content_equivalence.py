@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from online_models.content import ContentSimilarity, FloatArray, IntArray
-from online_models.padded_rows import MAX_WIDTH, PaddedRows, csr_positions
+from online_models.padded_rows import MAX_WIDTH, PaddedRows, csr_positions, row_sums
 from online_models.types import (
     DOMAINS,
     Context,
@@ -520,3 +520,75 @@ def test_mirror_memory_per_item_is_small() -> None:
     per_row = padded.tokens.nbytes / padded.tokens.shape[0]
     assert per_row == 4 * padded.width <= 4 * MAX_WIDTH
     assert padded.nbytes < 64 * 10_000
+
+
+# --------------------------------------------------------------------------- id tie-breaks
+odd_ids = st.text(
+    st.sampled_from(["a", "b", "é", "z", "\x00", "\x01", "\x02", "\udc80", "\U0001f600", "-"]),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    first=st.lists(odd_ids, min_size=1, max_size=25, unique=True),
+    later=st.lists(odd_ids | odd_ids.map(lambda s: s * 15), max_size=8, unique=True),
+    k=st.integers(1, 30),
+)
+def test_ties_follow_str_order_of_any_ids(first: list[str], later: list[str], k: int) -> None:
+    """Twins (equal scores) come in ``str`` order whatever the ids hold (NUL and other
+    control characters, surrogates, non-BMP code points), also for ids added after the
+    sort keys were built, longer ones (widened keys) and very long ones (the object-array
+    fallback) included; the legacy path sorts ids in Python."""
+    model = ContentSimilarity()
+    model.upsert_item(ItemInfo("seed!", "course", tags=("linen",)))
+    for item_id in first:
+        model.upsert_item(ItemInfo(f"x{item_id}", "fashion", tags=("linen",)))
+    context = Context(ts=0.0)
+    assert model.similar_to(["seed!"], k, context) == legacy_view(model).similar_to(
+        ["seed!"], k, context
+    )
+    for item_id in later:  # after the first read: keys kept in step with the upserts
+        model.upsert_item(ItemInfo(f"y{item_id}", "fashion", tags=("linen",)))
+    got = model.similar_to(["seed!"], k, context)
+    assert got == legacy_view(model).similar_to(["seed!"], k, context)
+    assert [item for item, _, _ in got] == sorted(
+        [f"x{i}" for i in first] + [f"y{i}" for i in later]
+    )[:k]
+
+
+def test_long_ids_fall_back_to_the_object_array_and_answer_the_same() -> None:
+    model = ContentSimilarity()
+    for i in range(40):
+        model.upsert_item(ItemInfo(f"twin-{i * 7 % 40:02d}", "fashion", tags=("linen",)))
+    model.upsert_item(ItemInfo("seed", "course", tags=("linen",)))
+    context = Context(ts=0.0)
+    short = model.similar_to(["seed"], 10, context)
+    assert model._sort_keys().dtype.kind == "S"
+    long_id = "twin-" + "0" * 80
+    model.upsert_item(ItemInfo(long_id, "fashion", tags=("linen",)))
+    assert model._key_cache is None  # too long for bytes keys: rebuilt on the next read
+    got = model.similar_to(["seed"], 10, context)
+    assert model._sort_keys().dtype == np.object_
+    assert got == legacy_view(model).similar_to(["seed"], 10, context)
+    assert [item for item, _, _ in got] == sorted([long_id, *(i for i, _, _ in short)])[:10]
+
+
+# --------------------------------------------------------------------------- row sums
+@settings(max_examples=60, deadline=None)
+@given(
+    width=st.integers(1, MAX_WIDTH),
+    n_rows=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_row_sums_add_up_like_reduceat(width: int, n_rows: int, seed: int) -> None:
+    """Bit for bit what ``np.add.reduceat`` gives over each row's slots (values of very
+    different magnitudes, so any other summation order shows)."""
+    rng = np.random.default_rng(seed)
+    values = rng.random((width, n_rows, 2)) * 10.0 ** rng.integers(-12, 12, (width, n_rows, 2))
+    values[rng.random(values.shape) < 0.2] = 0.0
+    flat = np.ascontiguousarray(values.transpose(1, 2, 0)).reshape(-1, width)  # row-major
+    want = np.add.reduceat(flat.ravel(), np.arange(0, flat.size, width)).reshape(n_rows, 2)
+    got = row_sums(values)
+    assert got.tobytes() == want.tobytes()
