@@ -280,3 +280,139 @@ def test_refuses_state_of_the_older_river_layout() -> None:
     model = CtrModel()
     with pytest.raises(ValueError, match="older layout"):
         model.__setstate__({"prior_ctr": 0.05, "_model": object()})
+
+
+# ---------------------------------------------------------------- the shortlist fast path
+SHORTLIST_POOL = [
+    ItemInfo(f"i{i}", DOMAINS[i % len(DOMAINS)], partner=f"p{i % 11}", tags=(f"t{i % 7}",))
+    for i in range(12)
+] + [  # never seen in training: unseen item, partner and tag keys
+    ItemInfo("cold-1", "fashion", partner="nobody", tags=("new", "odd")),
+    ItemInfo("cold-2", "course"),
+]
+
+odd_floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [-1e308, 1e308, -0.0, 0.0, 5e-324, 0.5, 3.0, 1e6]
+)
+
+
+@pytest.fixture(scope="module")
+def trained_on_all_columns(stream: list[Impression]) -> CtrModel:
+    """A model with moments for every numeric column, the log-scaled ``price`` included."""
+    rng = random.Random(3)
+    model = CtrModel(seed=1)
+    for user, item, context, features, _, clicked in stream[:3000]:
+        extra = {
+            "knn_score": rng.random(),
+            "blend": rng.gauss(0.0, 1.0),
+            "price": rng.choice([-1.0, 1.0]) * rng.expovariate(0.02),
+        }
+        model.learn_impression(user, item, context, {**features, **extra}, clicked)
+    model._platt.a, model._platt.b = 0.8, -0.3  # away from the identity: the layer counts
+    return model
+
+
+def _feature_dict_probability(
+    model: CtrModel, item: ItemInfo, context: Context, features: dict[str, float]
+) -> float:
+    """The reference: score the dict :meth:`CtrModel.featurise` builds, the slow way."""
+    x = model.featurise(item, context, features)
+    z = model._intercept + sum(model._weights.get(k, 0.0) * v for k, v in x.items())
+    raw = online_models.ctr._river_sigmoid(z)
+    return model._platt.predict(online_models.ctr._logit(raw)) if model.calibrate else raw
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    data=st.data(),
+    n=st.integers(1, 8),
+    intercept_shift=st.sampled_from([0.0, -45.0, -20.0, -13.0, 13.0, 14.0, 20.0, 45.0]),
+    calibrate=st.booleans(),
+    canonical_positions=st.booleans(),
+    segment=st.none() | st.integers(0, 5),
+    hour=st.none() | st.integers(-30, 30),
+    trigger=st.none() | st.sampled_from(DOMAINS),
+)
+def test_shortlist_scores_the_feature_dict_on_hostile_inputs(
+    trained_on_all_columns: CtrModel,
+    data: st.DataObject,
+    n: int,
+    intercept_shift: float,
+    calibrate: bool,
+    canonical_positions: bool,
+    segment: int | None,
+    hour: int | None,
+    trigger: Domain | None,
+) -> None:
+    """NaN / inf / huge features, odd positions, unseen keys, clipped and saturated logits:
+    the shortlist path gives what the feature dict gives (to 1e-12) and the one-item path
+    gives exactly what the shortlist gives."""
+    model = pickle.loads(pickle.dumps(trained_on_all_columns))
+    model._intercept += intercept_shift
+    model.calibrate = calibrate
+    items = data.draw(st.lists(st.sampled_from(SHORTLIST_POOL), min_size=n, max_size=n))
+    columns: dict[str, list[float]] = {
+        name: data.draw(st.lists(odd_floats, min_size=n, max_size=n))
+        for name in ("mf_score", "knn_score", "popularity", "blend", "price", "cross_domain")
+    }
+    columns["position"] = (
+        [float(j) for j in range(n)]
+        if canonical_positions
+        else data.draw(
+            st.lists(odd_floats | st.integers(-3, 15).map(float), min_size=n, max_size=n)
+        )
+    )
+    context = Context(ts=0.0, trigger_domain=trigger, segment=segment, hour=hour)
+    many = model.predict_proba_many("u", items, context, columns)
+    for j, item in enumerate(items):
+        features = {name: column[j] for name, column in columns.items()}
+        expected = _feature_dict_probability(model, item, context, features)
+        assert many[j] == pytest.approx(expected, rel=1e-12, abs=0.0), (j, features)
+        assert model.predict_proba("u", item, context, features) == many[j]
+
+
+def test_shortlist_accepts_tuples_and_arrays_alike(trained_on_all_columns: CtrModel) -> None:
+    """The position fast path (a list 0, 1, ...) and the general path agree exactly."""
+    np = pytest.importorskip("numpy")
+    model = trained_on_all_columns
+    items = SHORTLIST_POOL * 2  # longer than max_position: positions past it share a key
+    rng = random.Random(5)
+    columns = {
+        "mf_score": [rng.gauss(2.0, 3.0) for _ in items],
+        "price": [rng.expovariate(0.05) for _ in items],
+        "position": [float(j) for j in range(len(items))],
+        "cross_domain": [float(j % 2) for j in range(len(items))],
+    }
+    context = Context(ts=0.0, trigger_domain="course", segment=1, hour=8)
+    as_lists = model.predict_proba_many("u", items, context, columns)
+    as_tuples = model.predict_proba_many(
+        "u", items, context, {k: tuple(v) for k, v in columns.items()}
+    )
+    as_arrays = model.predict_proba_many(
+        "u", items, context, {k: np.asarray(v) for k, v in columns.items()}
+    )
+    assert as_lists == as_tuples == as_arrays
+    assert len(set(as_lists)) > 1
+
+
+def test_calibration_input_is_the_clipped_round_trip() -> None:
+    """``_logit(_river_sigmoid(z))`` is ``z`` inside the clip range, the bound outside it."""
+    calibration_input = online_models.ctr._calibration_input
+
+    def round_trip(z: float) -> float:
+        return online_models.ctr._logit(online_models.ctr._river_sigmoid(z))
+
+    for z in (-1e9, -45.0, -30.5, -20.0, -13.9, -13.8, -5.0, 0.0, 1e-300, 3.0, 13.8, 13.9, 31.0):
+        assert calibration_input(z) == pytest.approx(round_trip(z), rel=1e-9, abs=1e-15), z
+    assert calibration_input(-20.0) == round_trip(-20.0)
+    assert calibration_input(45.0) == round_trip(45.0)
+    assert math.isnan(calibration_input(math.nan))
+    assert math.isnan(round_trip(math.nan))
+
+
+def test_shortlist_rejects_a_column_of_the_wrong_length(trained_on_all_columns: CtrModel) -> None:
+    items = SHORTLIST_POOL[:3]
+    with pytest.raises(ValueError, match=r"shorter|longer"):
+        trained_on_all_columns.predict_proba_many(
+            "u", items, Context(ts=0.0), {"mf_score": [0.1, 0.2]}
+        )
