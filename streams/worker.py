@@ -66,6 +66,10 @@ def run_worker(loglevel: str = "info") -> None:
         settle_after_restore()
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.listen_host)
+    from streams.kafka_config import use_fast_event_loop
+
+    if use_fast_event_loop():
+        log.info("event loop: uvloop")
     worker = Worker(app, loglevel=loglevel)
     # Faust's terminal spinner sets the root logger to DEBUG (to animate on every record)
     # whenever the level is WARNING or above: every debug line of Faust and aiokafka is then

@@ -11,7 +11,8 @@ worker's agents send — so the gap between it and the worker is crossrec's own 
 between it and the bare loop is Faust's.
 
 It builds its own ``faust.App`` (importing :mod:`streams.app` would build the real one) with
-the worker's options (:func:`streams.kafka_config.faust_app_options`).
+the worker's options (:func:`streams.kafka_config.faust_app_options`) and the worker's event
+loop (:func:`streams.kafka_config.use_fast_event_loop`).
 The app id, which is also the consumer group, is ``G``. SIGTERM stops it cleanly (Faust's
 worker commits what was processed and exits).
 """
@@ -27,7 +28,7 @@ from typing import Any
 
 import faust
 
-from streams.kafka_config import faust_app_options
+from streams.kafka_config import faust_app_options, use_fast_event_loop
 from streams.outbox import TRACE_HEADER
 from streams.settings import Settings
 
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from faust.worker import Worker
 
+    use_fast_event_loop()  # as the worker does: before Faust creates its event loop
     settings = dataclasses.replace(Settings.from_env(), kafka_bootstrap=args.bootstrap)
     datadir = Path(args.datadir)
     datadir.mkdir(parents=True, exist_ok=True)  # Faust does not create parents
