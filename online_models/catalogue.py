@@ -19,6 +19,7 @@ Rows are never reused: a deactivated item keeps its row (it may come back).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -151,8 +152,9 @@ class Catalogue:
         >>> cat.rows_or_missing(["a", "zz"]).tolist()
         [0, -1]
         """
-        get = self._rows.get
-        return np.fromiter((get(i, -1) for i in item_ids), dtype=np.int64, count=len(item_ids))
+        return np.fromiter(
+            map(self._rows.get, item_ids, repeat(-1)), dtype=np.int64, count=len(item_ids)
+        )
 
     def rows_of(self, item_ids: Iterable[str]) -> list[int]:
         """Rows of the given ids that are in the catalogue (unknown ids are skipped)."""

@@ -553,9 +553,10 @@ class CrossDomainRecommender:
         shortlist_rows: list[int] = rows[picked].tolist()
         item_at = self.catalogue.item_at
         items = [item_at(r) for r in shortlist_rows]
-        probabilities = [min(1.0, max(0.0, b)) for b in blends]
-        final_scores = blends
-        if self.click_model is not None:
+        if self.click_model is None:
+            probabilities = [min(1.0, max(0.0, b)) for b in blends]
+            final_scores = blends
+        else:
             probabilities = self._click_probabilities(user, items, context, feats, picked, blends)
             w = self.ctr_weight
             final_scores = [
@@ -576,11 +577,14 @@ class CrossDomainRecommender:
         out: list[Scored] = []
         weights = self._reason_weights()
         shown = shortlist[:k]
-        source_reasons = source.reasons(rows[shown].tolist())
-        for j in shown:
+        shown_rows: list[int] = rows[shown].tolist()
+        source_reasons = source.reasons(shown_rows)
+        columns = (feats[name][shown].tolist() for name in ("knn", "mf", "pop", "source"))
+        parts = zip(*columns, strict=True)
+        for j, row, values in zip(shown, shown_rows, parts, strict=True):
             item = item_of[j]
             score, p = final[j]
-            why = self._reason(user, item, int(rows[j]), j, feats, source_reasons, context, weights)
+            why = self._reason(user, item, values, source_reasons.get(row), context, weights)
             out.append(Scored(item.item_id, score, p, why))
         return out
 
@@ -627,27 +631,28 @@ class CrossDomainRecommender:
         self,
         user: str,
         item: ItemInfo,
-        row: int,
-        j: int,
-        feats: Mapping[str, npt.NDArray[np.float64]],
-        source_reasons: Mapping[int, str],
+        values: tuple[float, float, float, float],
+        source_reason: str | None,
         context: Context,
         w: Mapping[str, float],
     ) -> str:
+        """Why ``item`` is shown: the bought course it complements, else the source with the
+        biggest share of its blend (``values``: its kNN, MF, popularity and source features;
+        ``source_reason``: the external source's reason if it proposed the item)."""
         if context.trigger_domain == "course" and item.domain != "course":
             course = self._last_course.get(user)
             info = self.catalogue.get(course) if course else None
             if info is not None:
                 topic = info.tags[0] if info.tags else (info.title or "a related topic")
                 return f"because you bought a course in {topic}"
+        knn, mf, pop, src = values
         parts = {
-            KNN_REASON: w["knn"] * float(feats["knn"][j]),
-            MF_REASON: w["mf"] * float(feats["mf"][j]),
-            f"popular in {item.domain}": w["pop"] * float(feats["pop"][j]),
+            KNN_REASON: w["knn"] * knn,
+            MF_REASON: w["mf"] * mf,
+            f"popular in {item.domain}": w["pop"] * pop,
         }
-        why = source_reasons.get(row)
-        if why is not None:
-            parts[why or "matches your interests"] = w["source"] * float(feats["source"][j])
+        if source_reason is not None:
+            parts[source_reason or "matches your interests"] = w["source"] * src
         return max(parts.items(), key=lambda kv: kv[1])[0]
 
     def _reason_weights(self) -> Mapping[str, float]:
