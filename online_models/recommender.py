@@ -396,7 +396,10 @@ class CrossDomainRecommender:
         if k_rows.shape[0]:
             allowed = k_scores if active is None else np.where(active[k_rows], k_scores, -np.inf)
             best = k_rows[top_k(allowed.astype(np.float32, copy=False), n)]
-            cand.update(dict.fromkeys(r for r in best.tolist() if r not in excl_set))
+            best_rows: list[int] = best.tolist()
+            if excl_set:
+                best_rows = [r for r in best_rows if r not in excl_set]
+            cand.update(dict.fromkeys(best_rows))
         # One popularity scan: the global top n, plus favoured-domain items from a 4n pool.
         pool = self.popularity.top_rows(4 * n, exclude_rows=excluded)
         if favoured:
