@@ -389,7 +389,7 @@ class MatrixFactorisation:
         rows = self.top_rows(
             user,
             k,
-            mask=self.catalogue.active,
+            mask=self.catalogue.active_filter,
             exclude_rows=self.catalogue.rows_of(context.exclude),
         )
         vals = self.score_rows(user, rows)

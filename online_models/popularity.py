@@ -225,19 +225,17 @@ class Popularity:
         exclude_rows: list[int] | None = None,
         trending: bool = False,
     ) -> list[tuple[int, float]]:
-        """Best ``k`` active rows with their relative score (items never seen are skipped).
-
-        Ranks by float32 score through :func:`~online_models.retrieval.top_k` (a full scan);
-        the recommender's hot path uses the faster :meth:`top_rows`.
+        """Best ``k`` active rows with their relative score (items never seen are skipped),
+        best first (ties by row): from the leaderboard (:meth:`top_rows`), except
+        ``trending``, which ranks by float32 score through a full scan
+        (:func:`~online_models.retrieval.top_k`).
         """
+        if not trending:
+            rows = self.top_rows(k, domain=domain, exclude_rows=exclude_rows)
+            return list(zip(rows.tolist(), self.relative(rows).tolist(), strict=True))
         n = len(self.catalogue)
         m = min(n, self._long.shape[0])
-        if trending:
-            base = self.trending()[:m]
-            top = 1.0
-        else:
-            base = self._long[:m]
-            top = self._max if self._max > 0 else 1.0
+        base, top = self.trending()[:m], 1.0
         s = np.where(base > 0, base.astype(np.float32), np.float32(-np.inf))
         mask = self.catalogue.active[:m]
         if domain is not None:
