@@ -15,7 +15,7 @@ reaches all of them.
 Two settings differ from the recommender's defaults, chosen by closed-loop runs against the
 simulator's ground truth (``crossrec evaluate``, README): content candidates weigh as much as
 item-kNN (``w_source=1.0``: tags carry a user's taste across domains), and items the user only
-clicked may be shown again (``exclude_seen=False``) — bought courses are never re-offered.
+clicked may be shown again (``exclude_seen=False``) — purchases are still never re-offered.
 
 ``learn_blend`` (off by default here, on in the plain recommender) learns the blend weights
 from the next engagements (:mod:`online_models.blend_learner`). On a replayed simulator stream

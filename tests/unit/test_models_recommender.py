@@ -58,15 +58,6 @@ def test_course_trigger_favours_partner_domains_with_a_reason() -> None:
     assert "because you bought a course in cooking" in {s.reason for s in recs}
 
 
-def test_bought_courses_never_return_but_partner_items_may_be_ordered_again() -> None:
-    rec = model(exclude_seen=False)
-    rec.learn(Interaction("me", "course-1", "course_purchase", 1000.0))
-    rec.learn(Interaction("me", "fresh_food-1", "partner_order", 1001.0))
-    shown = [s.item_id for s in rec.recommend("me", 5, Context(ts=1002.0))]
-    assert "course-1" not in shown  # a course is bought once
-    assert "fresh_food-1" in shown  # groceries are ordered again
-
-
 def test_partner_trigger_favours_courses() -> None:
     rec = model()
     for n in range(2, 6):  # a few more courses with some (low) popularity
