@@ -43,6 +43,8 @@ from streams.label_join import Label, LabelJoin
 from streams.online_metrics import OnlineMetrics
 
 V = TypeVar("V")
+MAX_COURSES_PER_USER = 256
+"""Bought courses remembered per user (the oldest are dropped beyond it)."""
 
 
 @runtime_checkable
@@ -95,6 +97,9 @@ class RecommendationService:
         self.metrics = OnlineMetrics()
         # What each user was last shown (for hit rate) and each list's p_click (for log loss).
         self.last_list: OrderedDict[str, tuple[str, frozenset[str]]] = OrderedDict()
+        # Courses each user bought: no variant ever offers them again (kept for opted-out
+        # users too — a popularity list must not offer a course they own either).
+        self.bought_courses: OrderedDict[str, dict[str, None]] = OrderedDict()
         self.served_p_click: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     # --- the one entry point --------------------------------------------------------------
@@ -134,6 +139,12 @@ class RecommendationService:
         recommended = time.perf_counter()
         if isinstance(event, Click) and event.rec_id is not None:
             self._learn_labels(self.labels.click(event.rec_id, event.item_id, ts))
+        if isinstance(event, CoursePurchase):
+            owned = self.bought_courses.get(user) or {}
+            owned[event.course_id] = None
+            while len(owned) > MAX_COURSES_PER_USER:
+                del owned[next(iter(owned))]
+            _remember(self.bought_courses, user, owned, self.config)
         if user not in self.opted_out:
             model = self._model_for(user)
             for interaction in interactions(event, self.catalogue):
@@ -151,6 +162,7 @@ class RecommendationService:
         self.opted_out.discard(user)
         self.last_served.pop(user, None)
         self.last_list.pop(user, None)
+        self.bought_courses.pop(user, None)
 
     # --- internals ------------------------------------------------------------------------
     def _model_for(self, user: str) -> Recommender:
@@ -174,6 +186,7 @@ class RecommendationService:
             trigger_kind=kind,  # type: ignore[arg-type]
             personalised=user not in self.opted_out,
             hour=event.ts.astimezone(UTC).hour,
+            exclude=self._owned_courses(user, event),
         )
         scored = model.recommend(user, self.config.k, context)
         items = tuple(
@@ -205,6 +218,15 @@ class RecommendationService:
             generated_at=self.clock(),
         )
         return [Served(recommendation, kind)]
+
+    def _owned_courses(self, user: str, event: Event) -> frozenset[str]:
+        """The courses ``user`` bought, this event's included (it is answered before it is
+        learnt): whatever the variant, a list never offers them."""
+        owned = self.bought_courses.get(user)
+        courses = frozenset(owned) if owned else frozenset()
+        if isinstance(event, CoursePurchase):
+            courses = courses | {event.course_id}
+        return courses
 
     def _trigger_domain(self, event: Event) -> Domain | None:
         if isinstance(event, CoursePurchase):

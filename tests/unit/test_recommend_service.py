@@ -69,6 +69,23 @@ def test_triggers_get_recommendations_of_known_active_items() -> None:
         assert rec.rec_id == rec_id_for(rec.source_event_id, rec.variant)
 
 
+def test_no_variant_ever_offers_a_course_the_user_bought() -> None:
+    service = _service(spec="t:full=34,mf_only=33,popularity=33")
+    owned: dict[str, set[str]] = {}
+    checked = 0
+    for event in _events(4_000):
+        if isinstance(event, CoursePurchase):  # answered before it is learnt: included
+            owned.setdefault(event.user_id, set()).add(event.course_id)
+        for s in service.handle(event):
+            rec = s.recommendation
+            mine = owned.get(rec.user_id, set())
+            assert not mine & {i.item_id for i in rec.items}, rec.variant
+            checked += bool(mine)
+    assert checked > 50  # lists of users who own courses, in every variant
+    variants_seen = {service.experiment.assign(u) for u in owned}
+    assert variants_seen == {"full", "mf_only", "popularity"}
+
+
 def test_replaying_the_same_events_reproduces_the_same_recommendations() -> None:
     events = _events(1_500)
     runs = []
@@ -81,15 +98,16 @@ def test_replaying_the_same_events_reproduces_the_same_recommendations() -> None
 
 def test_click_bursts_are_debounced_but_purchases_are_not() -> None:
     service = _service(debounce_s=60.0)
-    item = ItemUpsert(
-        event_id="i1", ts=FIXED_NOW, item_id="course-1", domain="course", partner_id=None,
-        title="Knife skills", tags=("cooking",), price=10.0, active=True,
-    )  # fmt: skip
-    service.handle(item)
+    for n in (1, 2):  # course-1 is bought below: course-2 is left to offer
+        item = ItemUpsert(
+            event_id=f"i{n}", ts=FIXED_NOW, item_id=f"course-{n}", domain="course",
+            partner_id=None, title="Knife skills", tags=("cooking",), price=10.0, active=True,
+        )  # fmt: skip
+        service.handle(item)
     user = pseudonymise(b"k", "u1")
     clicks = [
         Click(event_id=f"c{i}", ts=datetime.fromtimestamp(1_800_000_000 + i, UTC), user_id=user,
-              item_id="course-1", surface="home")
+              item_id=f"course-{1 + (i == 0)}", surface="home")
         for i in range(5)
     ]  # fmt: skip
     served = [s for c in clicks for s in service.handle(c)]
@@ -98,7 +116,8 @@ def test_click_bursts_are_debounced_but_purchases_are_not() -> None:
         event_id="p1", ts=datetime.fromtimestamp(1_800_000_010, UTC), user_id=user,
         course_id="course-1", price=10.0, currency="EUR",
     )  # fmt: skip
-    assert len(service.handle(purchase)) == 1
+    (after_purchase,) = service.handle(purchase)
+    assert [i.item_id for i in after_purchase.recommendation.items] == ["course-2"]
 
 
 def test_opted_out_user_trains_nothing_and_forget_erases() -> None:
