@@ -31,6 +31,7 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -382,17 +383,28 @@ class World:
         i = np.array([self.item_index[item_id]], dtype=np.int64)
         return float(self.purchase_propensities(u, i, boost)[0])
 
-    def best_items(self, user: int | str, k: int, *, boost: FloatArray | None = None) -> set[str]:
-        """The ``k`` items ``user`` is most likely to click (at the top position): the
-        oracle list a recommender's served list is compared with (ground-truth recall).
+    def best_items(
+        self,
+        user: int | str,
+        k: int,
+        *,
+        boost: FloatArray | None = None,
+        exclude: Collection[str] = (),
+    ) -> set[str]:
+        """The ``k`` items ``user`` is most likely to click (at the top position), leaving out
+        ``exclude`` (items no list may show them, e.g. courses they bought): the oracle list
+        a recommender's served list is compared with (ground-truth recall).
 
         >>> world = World(seed=1, n_users=5, n_items=50)
-        >>> len(world.best_items(0, 10))
-        10
+        >>> best = world.best_items(0, 10)
+        >>> len(best), len(world.best_items(0, 10, exclude=best) & best)
+        (10, 0)
         """
         u = self.user_index(user)
         every = np.arange(len(self.item_ids), dtype=np.int64)
         p = self.click_probabilities(u, every, np.zeros(len(every), dtype=np.int64), boost)
+        if exclude:
+            p[[self.item_index[i] for i in exclude if i in self.item_index]] = -np.inf
         top = np.argpartition(-p, min(k, len(p) - 1))[:k]
         return {self.item_ids[int(i)] for i in top}
 

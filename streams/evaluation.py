@@ -12,8 +12,9 @@ one run, same traffic, no contamination:
   click model, divided by the items shown — free of sampling noise;
 - **realised CTR**: clicks the simulated users actually made on served lists;
 - **ground-truth recall @k**: of the k items each user was truly most likely to click at that
-  moment (the simulator's oracle list), the share the served list held — Recall@k against
-  the truth rather than against logged behaviour;
+  moment (the simulator's oracle list, without the courses they bought: no list may show
+  those), the share the served list held — Recall@k against the truth rather than against
+  logged behaviour;
 - **hit rate @k**: prequential — when a user clicks, buys or orders in the background traffic,
   was that item in the last list served to them (computed before learning the event).
 """
@@ -28,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import Click, Event, decode_event, pseudonymise, with_user
+from schemas import Click, CoursePurchase, Event, decode_event, pseudonymise, with_user
 from simulator.payload import encode, encode_all
 from simulator.traffic import Traffic
 from simulator.world import World
@@ -69,10 +70,15 @@ def closed_loop(
     k = service.config.k
     outcome: dict[str, VariantOutcome] = defaultdict(lambda: VariantOutcome(k=k))
 
+    owned: dict[str, set[str]] = defaultdict(set)
+    """Courses each (raw) user bought: no variant may show them, so the oracle leaves them out."""
+
     def pseudonymous(payload: bytes) -> Event:
         event = decode_event(payload).event
         if event.user_id is None:
             return event
+        if isinstance(event, CoursePurchase):
+            owned[event.user_id].add(event.course_id)
         pseudonym = pseudonymise(KEY, event.user_id)
         raw_of[pseudonym] = event.user_id
         return with_user(event, pseudonym)
@@ -88,7 +94,8 @@ def closed_loop(
             stats.shown += len(shown)
             boost = traffic.boost[world.user_index(raw_user)]  # interest after a purchase
             stats.expected_clicks += world.expected_clicks(raw_user, shown, boost=boost)
-            stats.oracle_hits += len(world.best_items(raw_user, k, boost=boost).intersection(shown))
+            oracle = world.best_items(raw_user, k, boost=boost, exclude=owned[raw_user])
+            stats.oracle_hits += len(oracle.intersection(shown))
             for reaction in traffic.respond(raw_user, shown, "home", rec.rec_id, rec.event_ts):
                 event = pseudonymous(encode(reaction).payload)
                 stats.clicks += isinstance(event, Click) and event.rec_id == rec.rec_id
