@@ -25,6 +25,7 @@ items, the most recent weighted most (``recency_decay ** age``).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -214,13 +215,8 @@ class ItemKNN:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         ids = self._nb_ids[hist].astype(np.int64)
         valid = ids >= 0
-        n_h = self._item_cnt[hist]
-        denom = np.sqrt(np.maximum(n_h, 1e-12))[:, None]
-        if self.beta != 0.0:  # n_j ** 0 == 1: the default skips the neighbours' counts
-            n_j = self._item_cnt[np.where(valid, ids, 0)]
-            denom = denom * np.maximum(n_j, 1e-12) ** self.beta
-        sims = self._nb_cnt[hist] / denom
-        sims *= age_weights(self.recency_decay, hist.shape[0])[:, None]
+        ages = age_weights(self.recency_decay, hist.shape[0])[:, None]
+        sims = self._similarities(hist[:, None], ids, self._nb_cnt[hist], ages)
         flat_ids, flat_s = ids[valid], sims[valid]
         if flat_ids.shape[0] == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
@@ -248,13 +244,25 @@ class ItemKNN:
             if at.shape[0] == 0:
                 continue
             h = hist[at]
-            denom = np.sqrt(np.maximum(self._item_cnt[h], 1e-12))
-            if self.beta != 0.0:
-                denom = denom * np.maximum(self._item_cnt[row], 1e-12) ** self.beta
-            sims = self._nb_cnt[h, slot] / denom
-            sims *= age_weights(self.recency_decay, hist.shape[0])[at]
+            ages = age_weights(self.recency_decay, hist.shape[0])[at]
+            sims = self._similarities(h, np.array(row), self._nb_cnt[h, slot], ages)
             out[j] = np.add.reduce(sims.astype(np.float64))
         return out
+
+    def _similarities(
+        self, hist: IntRows, neighbours: IntRows, counts: FloatArray, ages: FloatArray
+    ) -> FloatArray:
+        """``c_ij / (sqrt(n_i) * n_j ** beta)`` times the recency weight, element by element
+        over arrays that broadcast together: history rows ``i``, neighbour rows ``j`` (-1: an
+        empty slot), co-occurrence counts ``c_ij`` and age weights. One formula behind
+        :meth:`candidate_scores` and :meth:`score_rows`, so their sums agree bit for bit."""
+        denom: npt.NDArray[np.floating[Any]] = np.sqrt(np.maximum(self._item_cnt[hist], 1e-12))
+        if self.beta != 0.0:  # n_j ** 0 == 1: the default skips the neighbours' counts
+            n_j = self._item_cnt[np.maximum(neighbours, 0)]
+            denom = denom * np.maximum(n_j, 1e-12) ** self.beta
+        sims: FloatArray = counts / denom
+        sims *= ages
+        return sims
 
     def recommend(self, user: str, k: int, context: Context) -> list[Scored]:
         rows, scores = self.candidate_scores(user)
