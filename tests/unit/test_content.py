@@ -70,6 +70,21 @@ def buy_course(model: ContentSimilarity, user: str = "p:1") -> None:
     )
 
 
+def model_with(
+    items: list[tuple[Domain, str | None, list[str], bool]], history: list[int]
+) -> ContentSimilarity:
+    """Items ``i0, i1, ...`` as generated (domain, partner, tags, active); user ``u`` clicked
+    the ``history`` indices in that order."""
+    model = ContentSimilarity()
+    for index, (domain, partner, item_tags, active) in enumerate(items):
+        model.upsert_item(
+            ItemInfo(f"i{index}", domain, partner=partner, tags=tuple(item_tags), active=active)
+        )
+    for index in history:
+        model.observe(Interaction(user="u", item=f"i{index}", kind="click", ts=0.0))
+    return model
+
+
 def ids(rows: list[tuple[str, float, str]]) -> list[str]:
     return [item_id for item_id, _, _ in rows]
 
@@ -213,13 +228,7 @@ def test_candidates_are_valid_for_any_catalogue(
     k: int,
     excluded: frozenset[str],
 ) -> None:
-    model = ContentSimilarity()
-    for index, (domain, partner, item_tags, active) in enumerate(items):
-        model.upsert_item(
-            ItemInfo(f"i{index}", domain, partner=partner, tags=tuple(item_tags), active=active)
-        )
-    for index in history:
-        model.observe(Interaction(user="u", item=f"i{index}", kind="click", ts=0.0))
+    model = model_with(items, history)
     rows = model.candidates("u", k, Context(ts=0.0, exclude=excluded))
     found = ids(rows)
     assert len(found) == len(set(found)) <= k
@@ -405,13 +414,7 @@ def test_picks_are_the_candidates(
     excluded: frozenset[str],
 ) -> None:
     """Same ids, scores (bit for bit) and reasons, in the same order, in both forms."""
-    model = ContentSimilarity()
-    for index, (domain, partner, item_tags, active) in enumerate(items):
-        model.upsert_item(
-            ItemInfo(f"i{index}", domain, partner=partner, tags=tuple(item_tags), active=active)
-        )
-    for index in history:
-        model.observe(Interaction(user="u", item=f"i{index}", kind="click", ts=0.0))
+    model = model_with(items, history)
     context = Context(ts=0.0, trigger_domain=trigger, exclude=excluded)
     for user in ("u", "stranger"):
         picks = model.picks(user, k, context)
