@@ -282,8 +282,9 @@ class CrossDomainRecommender:
         """Forward one user's labelled impressions, in order, to the click model (if any).
 
         The features of the whole batch are computed at once: the models they read (MF,
-        kNN, popularity) do not change while the click model learns, so this is exactly
-        one :meth:`learn_impression` after the other, without a numpy pass per item."""
+        kNN, popularity) do not change while the click model learns, so this is one
+        :meth:`learn_impression` after the other, without a numpy pass per item — up to
+        float32 rounding of the MF score (BLAS sums a many-row product in another order)."""
         if self.click_model is None:
             return None
         known = [(s, item) for s in shown if (item := self.catalogue.get(s.item_id)) is not None]
