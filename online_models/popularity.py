@@ -235,14 +235,14 @@ class Popularity:
             return list(zip(rows.tolist(), self.relative(rows).tolist(), strict=True))
         n = len(self.catalogue)
         m = min(n, self._long.shape[0])
-        base, top = self.trending()[:m], 1.0
+        base = self.trending()[:m]
         s = np.where(base > 0, base.astype(np.float32), np.float32(-np.inf))
         mask = self.catalogue.active[:m]
         if domain is not None:
             mask = mask & (self.catalogue.domain_codes[:m] == DOMAIN_CODE[domain])
         excl = [r for r in exclude_rows or () if r < m]
         rows = top_k(s, k, mask=mask, exclude_rows=excl, in_place=True)
-        return [(r, float(s[r]) / top) for r in rows.tolist()]
+        return [(r, float(s[r])) for r in rows.tolist()]
 
     def top_rows(
         self, k: int, *, domain: Domain | None = None, exclude_rows: list[int] | None = None
