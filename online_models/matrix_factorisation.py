@@ -142,7 +142,6 @@ class MatrixFactorisation:
         self._Q: FloatArray = np.zeros((16, n_factors), dtype=np.float32)
         self._bi: FloatArray = np.zeros(16, dtype=np.float32)
         self._item_n: npt.NDArray[np.float32] = np.zeros(16, dtype=np.float32)
-        self._rank_bias: FloatArray = np.full(16, -np.inf, dtype=np.float32)
         self._n_items_init = 0  # rows [0, _n_items_init) have initialised factors
         # Retrieval set: catalogue rows with item_n >= min_support (in the order they got
         # there), their factors mirrored contiguously so that scoring them reads no other row.
@@ -179,9 +178,6 @@ class MatrixFactorisation:
         self._Q = grow_rows(self._Q, n)  # type: ignore[assignment]
         self._bi = grow_rows(self._bi, n)  # type: ignore[assignment]
         self._item_n = grow_rows(self._item_n, n)  # type: ignore[assignment]
-        old = self._rank_bias.shape[0]
-        self._rank_bias = grow_rows(self._rank_bias, n)  # type: ignore[assignment]
-        self._rank_bias[old:] = -np.inf
         old = self._support_pos.shape[0]
         self._support_pos = grow_rows(self._support_pos, n)  # type: ignore[assignment]
         self._support_pos[old:] = -1
@@ -241,8 +237,6 @@ class MatrixFactorisation:
         self._item_n[i] += 1.0
         if self._item_n[i] == max(1, self.min_support):
             self._support(i)
-        # Item bias for ranking, -inf for rows never learned from: one add at retrieval.
-        self._rank_bias[touched] = np.where(self._item_n[touched] > 0, self._bi[touched], -np.inf)
         self._mirror(touched)
         return None
 
@@ -260,7 +254,8 @@ class MatrixFactorisation:
         kept = pos >= 0
         if kept.any():
             self._support_q[pos[kept]] = self._Q[rows[kept]]
-            self._support_bias[pos[kept]] = self._rank_bias[rows[kept]]
+            # Supported rows were learnt from: their ranking bias is the item bias itself.
+            self._support_bias[pos[kept]] = self._bi[rows[kept]]
 
     @property
     def global_mean(self) -> float:

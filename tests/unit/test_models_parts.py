@@ -172,14 +172,15 @@ def test_mf_top_rows_is_the_exact_top_k_of_the_supported_items(
     # The mirror used for scoring holds exactly the supported rows' current factors.
     rows = mf._support_rows[: mf._n_supported]
     assert np.array_equal(mf._support_q[: mf._n_supported], mf._Q[rows])
-    assert np.array_equal(mf._support_bias[: mf._n_supported], mf._rank_bias[rows])
+    assert np.array_equal(mf._support_bias[: mf._n_supported], mf._bi[rows])
     assert sorted(rows.tolist()) == np.flatnonzero(mf._item_n[:n] >= 2).tolist()
     mask = rng.random(n_items) < 0.8
     excluded = rng.integers(0, n_items, n_excl).tolist()
     for user in ("u0", "ghost"):
         got = mf.top_rows(user, k, mask=mask, exclude_rows=excluded)
         u = mf._users.row(user)
-        scores = mf._rank_bias[:n].astype(np.float64)  # every row, brute force
+        # Every row, brute force: item bias, -inf for rows never learnt from.
+        scores = np.where(mf._item_n[:n] > 0, mf._bi[:n], -np.inf).astype(np.float64)
         if u is not None:
             scores += mf._Q[:n] @ mf._P[u]
         allowed = [r for r in rows.tolist() if mask[r] and r not in excluded]
