@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from streams.local.process import ServiceError, port_in_use
+from streams.local.process import ServiceError, port_in_use, stop_on_sigterm
 from streams.local.stack import local_clickhouse, local_kafka, start_clickhouse
 from streams.settings import Settings
 
@@ -29,12 +29,8 @@ def _stop(proc: subprocess.Popen[bytes] | None, name: str, timeout: float = 60.0
         proc.wait()
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def run_everything(settings: Settings, simulate_rate: float) -> int:
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops everything like Ctrl-C
+    stop_on_sigterm()
     kafka = local_kafka(settings)
     clickhouse = local_clickhouse(settings)
     worker: subprocess.Popen[bytes] | None = None

@@ -29,7 +29,7 @@ from streams.bench.machine import machine_info
 from streams.bench.report import notes_for, ratios, render_table, summary
 from streams.bench.runner import Bench, BenchConfig
 from streams.bench.services import bench_services
-from streams.local.process import ServiceError
+from streams.local.process import ServiceError, stop_on_sigterm
 from streams.settings import Settings
 
 REPORT_VERSION = 2
@@ -152,6 +152,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"crossrec bench: {exc}", file=sys.stderr)
         return 2
     began = time.monotonic()
+    stop_on_sigterm()
 
     def progress(message: str) -> None:
         print(f"[bench {time.monotonic() - began:6.1f}s] {message}", file=sys.stderr, flush=True)

@@ -16,6 +16,17 @@ from typing import ClassVar
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop this process the way Ctrl-C does (``KeyboardInterrupt``), so the
+    ``finally`` blocks that stop the servers it started run (a plain SIGTERM would leave
+    Kafka and ClickHouse running as orphans)."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class ServiceError(RuntimeError):
     """A local service could not be started or stopped; the message says why and what to do."""
 

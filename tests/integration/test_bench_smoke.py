@@ -9,6 +9,7 @@ scripts rely on.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from streams.local.clickhouse import LocalClickHouse
 from streams.local.kafka import LocalKafka
+from streams.local.process import pid_alive, read_pid
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +76,29 @@ def test_quick_bench_measures_worker_bare_loop_and_faust_floor(
     run = report["runs"][0]
     assert run["worker"]["stopped_cleanly"] is True, run["worker"]
     assert run["max_rate"]["processed"] == run["max_rate"]["produced"], run["max_rate"]
+
+
+def test_sigterm_stops_the_servers_the_bench_started(tmp_path: Path) -> None:
+    """A SIGTERM (a CI timeout, ``kill``) stops the bench like Ctrl-C: the Kafka and
+    ClickHouse it started are stopped, not left running as orphans."""
+    work = tmp_path / "work"
+    cmd = [sys.executable, "-m", "streams.bench", "--quick", "--workdir", str(work)]
+    bench = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    try:
+        assert bench.stderr is not None
+        for line in bench.stderr:  # both servers are up once the first phase starts
+            seen.append(line)
+            if "bare loop: max rate" in line:
+                break
+        servers = {name: read_pid(work / name / f"{name}.pid") for name in ("kafka", "clickhouse")}
+        assert all(servers.values()), ("".join(seen[-20:]), servers)
+        bench.send_signal(signal.SIGTERM)
+        _, rest = bench.communicate(timeout=180)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    assert bench.returncode == 130, rest[-4000:]
+    assert "interrupted" in rest, rest[-4000:]
+    still_running = {n: pid for n, pid in servers.items() if pid is not None and pid_alive(pid)}
+    assert not still_running, rest[-4000:]
