@@ -80,35 +80,72 @@ async def save_in_background(checkpoint: Checkpoint, path: Path) -> bool:
     return ok
 
 
-async def topic_partitions(settings: Settings, topic: str) -> list[int]:
-    """The partition ids of ``topic`` from cluster metadata (an unsubscribed consumer's
-    ``partitions_for_topic`` stays empty even after ``topics()`` in aiokafka 0.14)."""
+COORDINATOR_WAIT_S = 30.0
+"""How long :func:`committed_offsets` waits for a just-started broker to elect the group's
+coordinator."""
+
+
+async def committed_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """The worker group's committed offset for each partition of ``topic`` that has one.
+
+    Asked through the admin client: on a broker that has just started, the group coordinator
+    is not elected yet, and the admin client raises that as an error we retry quietly,
+    where a consumer's ``committed()`` logs an ERROR before retrying by itself. Partitions
+    come from cluster metadata (an unsubscribed consumer's ``partitions_for_topic`` stays
+    empty even after ``topics()`` in aiokafka 0.14)."""
+    from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import (
+        GroupCoordinatorNotAvailableError,
+        GroupLoadInProgressError,
+        NotCoordinatorForGroupError,
+    )
 
     admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
+        partitions = [
+            TopicPartition(topic, p["partition"])
+            for t in described
+            if t["topic"] == topic
+            for p in t["partitions"]
+        ]
+        deadline = time.monotonic() + COORDINATOR_WAIT_S
+        while True:
+            try:
+                found = await admin.list_consumer_group_offsets(
+                    settings.app_id, partitions=partitions
+                )
+                break
+            except (
+                GroupCoordinatorNotAvailableError,
+                GroupLoadInProgressError,
+                NotCoordinatorForGroupError,
+            ):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
     finally:
         await admin.close()
-    return sorted(p["partition"] for t in described if t["topic"] == topic for p in t["partitions"])
+    return {tp.partition: meta.offset for tp, meta in found.items() if meta.offset >= 0}
 
 
 async def catch_up(checkpoint: Checkpoint, settings: Settings) -> int:
     """Learn the events between the checkpoint and the group's committed offsets."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    committed = await committed_offsets(settings, checkpoint.topic)
     consumer = AIOKafkaConsumer(
         group_id=settings.app_id, enable_auto_commit=False, **aiokafka_options(settings)
     )
     await consumer.start()
     replayed = 0
     try:
-        for partition in await topic_partitions(settings, checkpoint.topic):
+        for partition, end in sorted(committed.items()):
             tp = TopicPartition(checkpoint.topic, partition)
-            end = await consumer.committed(tp)
             start = checkpoint.offsets.get(partition, -1) + 1
-            if end is None or end <= start:
+            if end <= start:
                 continue
             consumer.assign([tp])
             consumer.seek(tp, start)
