@@ -13,6 +13,7 @@ when variants learn in isolation (no arm's traffic trains another arm's model).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import time
@@ -95,12 +96,14 @@ class RecommendationService:
         """Seconds the last ``handle`` spent recommending (None: nothing served) and learning."""
         self.seen = RecentIds(capacity=config.max_tracked_users, window_s=config.dedupe_window_s)
         self.metrics = OnlineMetrics()
-        # What each user was last shown (for hit rate) and each list's p_click (for log loss).
+        # What each user was last shown (for hit rate); per served list, each item's p_click
+        # (for log loss) and the context it was ranked in (its labels train the click model
+        # on the features it was scored with: hour, trigger, segment).
         self.last_list: OrderedDict[str, tuple[str, frozenset[str]]] = OrderedDict()
         # Courses each user bought: no variant ever offers them again (kept for opted-out
         # users too — a popularity list must not offer a course they own either).
         self.bought_courses: OrderedDict[str, dict[str, None]] = OrderedDict()
-        self.served_p_click: OrderedDict[str, dict[str, float]] = OrderedDict()
+        self.served: OrderedDict[str, tuple[dict[str, float], Context]] = OrderedDict()
 
     # --- the one entry point --------------------------------------------------------------
     def handle(self, event: Event) -> list[Served]:
@@ -206,7 +209,9 @@ class RecommendationService:
         _remember(self.last_served, user, ts, self.config)
         rec_id = rec_id_for(event.event_id, variant)
         _remember(self.last_list, user, (variant, frozenset(i.item_id for i in items)), self.config)
-        _remember(self.served_p_click, rec_id, {i.item_id: i.p_click for i in items}, self.config)
+        p_clicks = {i.item_id: i.p_click for i in items}
+        ranked_in = dataclasses.replace(context, exclude=frozenset())  # not a feature
+        _remember(self.served, rec_id, (p_clicks, ranked_in), self.config)
         recommendation = Recommendation(
             rec_id=rec_id,
             user_id=user,
@@ -250,10 +255,10 @@ class RecommendationService:
     def _learn_labels(self, labels: Iterable[Label]) -> None:
         labels = list(labels)
         for label in labels:
-            p_clicks = self.served_p_click.get(label.rec_id)
-            if p_clicks is not None and label.item_id in p_clicks:
+            served = self.served.get(label.rec_id)
+            if served is not None and label.item_id in served[0]:
                 variant = self.experiment.assign(label.user)
-                self.metrics.label(variant, p_clicks[label.item_id], label.clicked)
+                self.metrics.label(variant, served[0][label.item_id], label.clicked)
         # A user's consecutive labels (a list's impressions closing together) go to the
         # model as one batch: same order, one feature pass.
         learnable = (label for label in labels if label.user not in self.opted_out)
@@ -262,14 +267,20 @@ class RecommendationService:
             if isinstance(model, LearnsFromImpressions):
                 shown = [
                     LabelledImpression(
-                        label.item_id,
-                        Context(ts=label.impression_ts),
-                        label.clicked,
-                        label.position,
+                        label.item_id, self._shown_in(label), label.clicked, label.position
                     )
                     for label in group
                 ]
                 model.learn_impressions(user, shown)
+
+    def _shown_in(self, label: Label) -> Context:
+        """The context the labelled item was ranked in, so the click model learns from the
+        features it predicted with; an impression of a list this service did not serve (or
+        no longer remembers) gets the hour of its impression."""
+        served = self.served.get(label.rec_id)
+        if served is not None:
+            return dataclasses.replace(served[1], ts=label.impression_ts)
+        return Context(ts=label.impression_ts, hour=_utc_hour(label.impression_ts))
 
 
 def _remember(memory: OrderedDict[str, V], key: str, value: V, config: ServiceConfig) -> None:
@@ -277,6 +288,14 @@ def _remember(memory: OrderedDict[str, V], key: str, value: V, config: ServiceCo
     memory.move_to_end(key)
     while len(memory) > config.max_tracked_users:
         memory.popitem(last=False)
+
+
+def _utc_hour(ts: float) -> int:
+    """
+    >>> _utc_hour(3600.0 * 25 + 5)
+    1
+    """
+    return datetime.fromtimestamp(ts, UTC).hour
 
 
 def _utc_now() -> datetime:

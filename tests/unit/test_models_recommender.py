@@ -17,7 +17,15 @@ from online_models.popularity import Popularity
 from online_models.recommender import CrossDomainRecommender
 from online_models.replay import ReplayInputError, parse_record, read_events
 from online_models.scorers import CandidateSource, ClickModel, Reranker
-from online_models.snapshot import MAGIC, SnapshotError, dumps, load, loads, save
+from online_models.snapshot import (
+    FORMAT_VERSION,
+    MAGIC,
+    SnapshotError,
+    dumps,
+    load,
+    loads,
+    save,
+)
 from online_models.types import (
     PARTNER_DOMAINS,
     Context,
@@ -183,7 +191,8 @@ def test_snapshot_round_trip_and_refusals(tmp_path: Path) -> None:
         loads(data, Popularity)
     with pytest.raises(SnapshotError, match=r"truncated|digest"):
         loads(data[:-10], CrossDomainRecommender)
-    bumped = data.replace(b'"format_version": 3', b'"format_version": 9')
+    current = f'"format_version": {FORMAT_VERSION}'.encode()
+    bumped = data.replace(current, b'"format_version": 9')
     with pytest.raises(SnapshotError, match="incompatible"):
         loads(bumped, CrossDomainRecommender)
     assert dumps(rec).startswith(MAGIC)

@@ -169,3 +169,30 @@ def test_impressions_of_our_lists_train_ctr_and_feed_online_metrics() -> None:
     rows = {(v, m): (value, n) for v, m, value, n in service.metrics.as_rows()}
     assert rows[("full", "ctr")] == (1.0, 1)
     assert rows[("full", "hit_rate")][1] > 0
+
+
+def test_labels_train_the_click_model_on_the_context_the_list_was_ranked_in() -> None:
+    service = _service(spec="t:full=1")
+    ranker = service.models["full"]
+    assert isinstance(ranker, FullRanker)
+    served = [s for e in _events(3_000) for s in service.handle(e)]
+    rec = served[-1].recommendation
+    ranked_in = service.served[rec.rec_id][1]
+    assert ranked_in.hour == rec.event_ts.hour and ranked_in.trigger_domain is not None
+    hour_key = ranker.ctr._hour_keys[ranked_in.hour]
+    before = ranker.ctr._weights.get(hour_key)
+    shown = tuple(i.item_id for i in rec.items)
+    service.handle(
+        Impression(
+            event_id="imp-9", ts=rec.event_ts, user_id=rec.user_id, rec_id=rec.rec_id,
+            item_ids=shown, positions=tuple(range(len(shown))), surface="home",
+        )
+    )  # fmt: skip
+    service.handle(
+        Click(event_id="clk-9", ts=rec.event_ts, user_id=rec.user_id, item_id=shown[0],
+              surface="home", rec_id=rec.rec_id, position=0)
+    )  # fmt: skip
+    # The clicked item's label carried the served hour (and trigger): their weights moved.
+    assert ranker.ctr._weights.get(hour_key) != before
+    trigger_keys = [key for key in ranker.ctr._weights if key.startswith("trig=")]
+    assert trigger_keys
