@@ -10,11 +10,14 @@ from __future__ import annotations
 import faust
 
 from streams.kafka_config import faust_app_options
+from streams.outbox import DrainingApp
 from streams.settings import Settings
 
 settings = Settings.from_env()
 
-app = faust.App(
+# DrainingApp: a commit waits until Kafka has every message the agents handed over (see
+# streams.outbox.DrainingProducer), so a crash never loses the output of a committed event.
+app = DrainingApp(
     settings.app_id,
     **faust_app_options(settings),
     datadir=str(settings.data_dir / "faust"),  # not the working directory (read-only in images)

@@ -10,7 +10,8 @@ message's key, value and trace header go from ``T1`` to ``T2`` through ``send_so
 worker's agents send — so the gap between it and the worker is crossrec's own work, and the gap
 between it and the bare loop is Faust's.
 
-It builds its own ``faust.App`` (importing :mod:`streams.app` would build the real one) with
+It builds its own app (importing :mod:`streams.app` would build the real one) of the worker's
+class (:class:`streams.outbox.DrainingApp`: a commit waits until Kafka has what was sent), with
 the worker's options (:func:`streams.kafka_config.faust_app_options`) and the worker's event
 loop (:func:`streams.kafka_config.use_fast_event_loop`).
 The app id, which is also the consumer group, is ``G``. SIGTERM stops it cleanly (Faust's
@@ -29,7 +30,7 @@ from typing import Any
 import faust
 
 from streams.kafka_config import faust_app_options, use_fast_event_loop
-from streams.outbox import TRACE_HEADER
+from streams.outbox import TRACE_HEADER, DrainingApp
 from streams.settings import Settings
 
 Headers = list[tuple[str, bytes]]
@@ -52,8 +53,9 @@ def trace_headers(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | N
 def build_app(
     settings: Settings, topic_in: str, topic_out: str, group: str, datadir: Path, partitions: int
 ) -> faust.App:
-    """The forwarding app: the worker's Faust settings, web server off, one agent."""
-    app = faust.App(
+    """The forwarding app: the worker's Faust app class and settings, web server off, one
+    agent."""
+    app = DrainingApp(
         group,
         **faust_app_options(settings),
         datadir=str(datadir),

@@ -37,6 +37,7 @@ def test_the_floor_uses_the_workers_faust_settings(tmp_path: Path) -> None:
     from streams.app import app as worker_app
 
     floor = build_app(Settings.from_env({}), "t.in", "t.out", "floor-group", tmp_path, 3)
+    assert type(floor) is type(worker_app)  # same producer: commits wait for what was sent
     for name in SHARED_SETTINGS:
         assert getattr(floor.conf, name) == getattr(worker_app.conf, name), name
 
