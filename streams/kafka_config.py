@@ -26,17 +26,23 @@ def faust_app_options(settings: Settings) -> dict[str, Any]:
 
     Raw bytes on every topic (the contract in ``schemas`` does the decoding, so a bad message
     reaches our code and the dead-letter topic instead of killing an agent); acks from all
-    replicas; a 5 ms linger to batch sends. ``stream_wait_empty`` is off: Faust's wait_empty
-    can spin forever on messages its flow control dropped from a ``take()`` buffer at
-    shutdown (seen here: SIGTERM never finished), and everything downstream is replay-safe.
+    replicas; no linger: a message goes to the broker as soon as the previous request to it
+    is answered (aiokafka keeps one in flight per broker, so sends still batch under load).
+    A 5 ms linger cost ~5-7 ms of latency per Faust hop at ordinary rates (session 5,
+    ``crossrec bench --items 10000 --events 5000 --rates 200,500``, two alternating rounds on
+    a loaded 2-core VM: Faust floor p50 14.0 / 15.3 ms -> 8.7 / 8.0 ms at 200 ev/s, crossrec
+    33.8 / 30.0 -> 20.2 / 14.6 ms) for no gain in max rate beyond the noise.
+    ``stream_wait_empty`` is off: Faust's wait_empty can spin forever on messages its flow
+    control dropped from a ``take()`` buffer at shutdown (seen here: SIGTERM never finished),
+    and everything downstream is replay-safe.
 
     Per-message cost (session 4, py-spy on the Faust floor, 2-core VM): asyncio's own machinery
     (task/future/handle creation, ``call_soon``, socket writes) dominates; the default Monitor
     sensor is ~3 % and Faust's settings barely move it. CPU µs per forwarded message in three
     alternating rounds: these options 163/159/173; with a no-op Monitor 188/160/165 (no gain);
     ``stream_buffer_maxsize=16384`` 172/161/178 (no gain); a 20 ms linger 160/142/155 (−5 %,
-    but up to +15 ms per hop at low rates: not worth it). The gain is the event loop, see
-    :func:`use_fast_event_loop`; these options are therefore unchanged.
+    but up to +15 ms per hop at low rates: not worth it; those rounds had a 5 ms linger). The
+    gain is the event loop, see :func:`use_fast_event_loop`.
     """
     return {
         "broker": faust_broker_url(settings),
@@ -48,7 +54,7 @@ def faust_app_options(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "producer_max_request_size": 2_097_152,
-        "producer_linger_ms": 5,
+        "producer_linger_ms": 0,
         "producer_max_batch_size": 262_144,
         "autodiscover": False,
         "stream_wait_empty": False,

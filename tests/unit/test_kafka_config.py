@@ -29,8 +29,8 @@ def test_the_options_build_an_app_that_carries_them(tmp_path: Path) -> None:
     assert conf.key_serializer == "raw"
     assert conf.value_serializer == "raw"
     assert conf.consumer_auto_offset_reset == "earliest"
-    # Per-message cost: a short linger, large batches, no wait_empty spin at shutdown.
-    assert conf.producer_linger == pytest.approx(0.005)
+    # Latency and per-message cost: no linger, large batches, no wait_empty spin at shutdown.
+    assert conf.producer_linger == 0
     assert conf.producer_max_batch_size == 262_144
     assert conf.producer_max_request_size == 2_097_152
     assert conf.stream_wait_empty is False
