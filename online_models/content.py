@@ -240,6 +240,10 @@ class ContentSimilarity:
 
     # ------------------------------------------------------------------ catalogue
     def _item_tokens(self, item: ItemInfo) -> Vector:
+        """The item's tokens and weights, in name order: a row's dot product is summed slot
+        by slot, so two items with the same tokens listed in different orders would score
+        a rounding apart and their tie would not be broken by id (nor the same way in a
+        model rebuilt with other token ids)."""
         tokens: Vector = {f"domain:{item.domain}": self.domain_weight}
         if item.partner:
             tokens[f"partner:{item.partner}"] = self.partner_weight
@@ -247,7 +251,7 @@ class ContentSimilarity:
             normalised = _normalise_tag(tag)
             if normalised:
                 tokens[f"tag:{normalised}"] = self.tag_weight
-        return {t: w for t, w in tokens.items() if w > 0.0}
+        return {t: w for t, w in sorted(tokens.items()) if w > 0.0}
 
     def _token_id(self, name: str) -> int:
         token = self._token_of.get(name)

@@ -383,6 +383,26 @@ def test_ties_are_broken_by_item_id_whatever_the_insertion_order() -> None:
     assert ids(model.similar_to(["seed"], 3, Context(ts=0.0))) == ["twin-00", "twin-01", "twin-02"]
 
 
+def test_same_tags_in_another_order_tie_and_are_broken_by_id() -> None:
+    """Found by the equivalence property test: ``i4`` and ``i5`` hold the same tags listed in
+    different orders; summed in that order their cosines came out a rounding apart, so
+    ``i5`` ranked first (and a rebuilt model ranked them the other way)."""
+    model = ContentSimilarity()
+    for item_id, tags in [
+        ("i0", ("t1",)),
+        ("i2", ("t1", "t3", "t4")),
+        ("i1", ("t3",)),
+        ("i5", ("t0", "t3", "t4", "t5", "t1")),
+        ("i3", ()),
+        ("i4", ("t0", "t1", "t3", "t5", "t4")),
+    ]:
+        domain: Domain = "fresh_food" if len(tags) > 1 else "course"
+        model.upsert_item(ItemInfo(item_id, domain, tags=tags))
+    got = model.similar_to(["i2"], 2, Context(ts=0.0, trigger_domain="course"))
+    assert ids(got) == ["i4", "i5"]
+    assert got[0][1] == got[1][1]
+
+
 def test_refuses_state_of_an_older_layout() -> None:
     with pytest.raises(ValueError, match="older layout"):
         ContentSimilarity().__setstate__({"_items": {}, "_tokens": {}})
