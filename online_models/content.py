@@ -89,6 +89,8 @@ no side effects.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
@@ -499,29 +501,10 @@ class ContentSimilarity:
         rows = self._reach(profile, nonzero, seed_rows, context)
         if rows.shape[0] == 0:
             return _no_picks()
-        # Cosine of every reached row with the profile, all tokens of the row counted.
-        padded = self._padded()
-        tokens: npt.NDArray[np.int32] | None = None
-        gathered: FloatArray | None = None
-        if padded.uniform:
-            values, squares = self._token_values()
-            # Per token: (contribution to the dot product, squared value), gathered for
-            # every slot of every reached row in one go (width x reached x 2). np.take
-            # copies whole rows; fancy indexing of 2-D arrays is ~5x slower.
-            per_token = np.empty((values.shape[0], 2))
-            np.multiply(values, shifted_profile, out=per_token[:, 0])
-            per_token[:, 1] = squares
-            tokens = np.take(padded.tokens, rows, axis=0).T
-            gathered = np.take(per_token, tokens, axis=0)
-            sums = row_sums(gathered)
-            dots = sums[:, 0]
-            norms = np.sqrt(sums[:, 1])
-            if padded.overflow:
-                self._score_from_csr(rows, profile, dots, norms, padded.width)
-        else:
-            dots, norms = np.zeros(rows.shape[0]), np.zeros(rows.shape[0])
-            self._score_from_csr(rows, profile, dots, norms, 0)
-        scores = dots / (norms * math.sqrt(float(np.dot(profile, profile))))
+        per_token = self._per_token(shifted_profile)
+        dots, norms, tokens, gathered = self._dots_and_norms(rows, shifted_profile, per_token)
+        profile_norm = math.sqrt(float(np.dot(profile, profile)))
+        scores = dots / (norms * profile_norm)
         trigger = self._domain_codes.get(context.trigger_domain or "")
         if trigger is not None and self.same_domain_factor != 1.0:
             same = self._domain[rows] == trigger
@@ -533,6 +516,7 @@ class ContentSimilarity:
         # Reason = strongest token, the first one on ties. Rows the mirror cannot score are
         # read from CSR now (the catalogue may change before a reason is asked for).
         from_csr: dict[int, int] = {}
+        padded = self._padded()
         if not padded.uniform or padded.overflow:
             wide = (
                 np.flatnonzero(self._length[chosen_rows] > padded.width).tolist()
@@ -542,7 +526,68 @@ class ContentSimilarity:
             for j in wide:
                 from_csr[j] = self._strongest_token(int(chosen_rows[j]), profile)
         reasons = _Reasons(self, chosen, gathered, tokens, from_csr)
-        return SourcePicks(item_ids, scores[chosen], reasons)
+        similarity = functools.partial(self._similarity, shifted_profile, per_token, profile_norm)
+        return SourcePicks(item_ids, scores[chosen], reasons, similarity)
+
+    def _per_token(self, shifted_profile: FloatArray) -> FloatArray | None:
+        """Per token (laid out like the padded mirror): its contribution to a dot product
+        with the profile and its squared value; None when the mirror cannot be used."""
+        if not self._padded().uniform:
+            return None
+        values, squares = self._token_values()
+        per_token = np.empty((values.shape[0], 2))
+        np.multiply(values, shifted_profile, out=per_token[:, 0])
+        per_token[:, 1] = squares
+        return per_token
+
+    def _dots_and_norms(
+        self, rows: IntArray, shifted_profile: FloatArray, per_token: FloatArray | None
+    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int32] | None, FloatArray | None]:
+        """Each row's dot product with the profile and its norm, all its tokens counted
+        (``per_token``: :meth:`_per_token` of the profile); plus, when read from the padded
+        mirror, the rows' tokens and per-slot (contribution, square) pairs (reasons reuse
+        them)."""
+        profile = shifted_profile[1:]
+        padded = self._padded()
+        tokens: npt.NDArray[np.int32] | None = None
+        gathered: FloatArray | None = None
+        if per_token is not None:
+            # Every slot of every row gathered in one go (width x rows x 2). np.take copies
+            # whole rows; fancy indexing of 2-D arrays is ~5x slower.
+            tokens = np.take(padded.tokens, rows, axis=0).T
+            gathered = np.take(per_token, tokens, axis=0)
+            sums = row_sums(gathered)
+            dots = sums[:, 0]
+            norms = np.sqrt(sums[:, 1])
+            if padded.overflow:
+                self._score_from_csr(rows, profile, dots, norms, padded.width)
+        else:
+            dots, norms = np.zeros(rows.shape[0]), np.zeros(rows.shape[0])
+            self._score_from_csr(rows, profile, dots, norms, 0)
+        return dots, norms, tokens, gathered
+
+    def _similarity(
+        self,
+        shifted_profile: FloatArray,
+        per_token: FloatArray | None,
+        profile_norm: float,
+        item_ids: Sequence[str],
+    ) -> FloatArray:
+        """:attr:`SourcePicks.similarity` of a request: the cosine of each of ``item_ids``
+        with the profile its picks came from, in [0, 1] (0 for an unknown item), without the
+        trigger-domain factor. Reads the catalogue as it is when called (call it within the
+        request, as the recommender does)."""
+        # map() with get(id, -1): the lookups run in C (a generator costs ~3x more here).
+        found = map(self._row_of.get, item_ids, itertools.repeat(-1))
+        rows = np.fromiter(found, np.int64, len(item_ids))
+        out = np.zeros(rows.shape[0])
+        known = np.flatnonzero(rows >= 0)
+        if known.shape[0]:
+            dots, norms, _, _ = self._dots_and_norms(rows[known], shifted_profile, per_token)
+            scale = norms * profile_norm
+            cosines = np.divide(dots, scale, out=np.zeros_like(dots), where=scale > 0)
+            out[known] = np.minimum(cosines, 1.0)
+        return out
 
     def _token_values(self) -> tuple[FloatArray, FloatArray]:
         """Each token's TF-IDF value (weight x IDF) and its square, laid out like

@@ -71,6 +71,8 @@ class FullRanker:
             n_factors=n_factors,
             max_users=max_users,
             w_source=1.0,
+            w_taste=0.5,
+            w_log_pop=0.5,
             exclude_seen=False,
             click_model=self.ctr,
             candidate_source=self.content,

@@ -13,6 +13,13 @@ How a list is built (``recommend``, no side effects):
    as given) and combined linearly::
 
        blend = w_mf·mf + w_knn·knn + w_pop·pop + w_source·source + domain_boost·favoured
+               + w_taste·taste + w_log_pop·log_pop
+
+   ``taste`` is the source's similarity of *every* candidate to the user (content: cosine
+   with the user's tag profile; :attr:`~online_models.scorers.SourcePicks.similarity`), not
+   only of those it proposed, and ``log_pop`` the log of the relative popularity: together
+   "popular among what you like". Both weights are 0 by default; the served full ranker
+   uses 0.5 each (closed loop, README: recall above popularity's instead of level with it).
 
    The default weights (kNN 1.0, MF 0.3, popularity 0.15, source 0.3) come from a small
    grid on the synthetic positive-only cross-domain stream of ``bench/make_ratings.py``
@@ -147,6 +154,8 @@ class CrossDomainRecommender:
         w_pop: float = 0.15,
         w_source: float = 0.3,
         domain_boost: float = 0.2,
+        w_taste: float = 0.0,
+        w_log_pop: float = 0.0,
         cross_domain_share: float = 0.6,
         n_candidates: int = 50,
         exclude_seen: bool = True,
@@ -167,6 +176,8 @@ class CrossDomainRecommender:
         self.w_pop = w_pop
         self.w_source = w_source
         self.domain_boost = domain_boost
+        self.w_taste = w_taste
+        self.w_log_pop = w_log_pop
         self.cross_domain_share = cross_domain_share
         self.n_candidates = n_candidates
         self.exclude_seen = exclude_seen
@@ -375,6 +386,10 @@ class CrossDomainRecommender:
             + self.w_source * feats["source"]
             + self.domain_boost * feats["favoured"]
         )
+        if self.w_taste:
+            blend += self.w_taste * feats["taste"]
+        if self.w_log_pop:
+            blend += self.w_log_pop * feats["log_pop"]
         return blend
 
     def candidates(
@@ -501,6 +516,10 @@ class CrossDomainRecommender:
             "source": src,
             "favoured": fav,
         }
+        if self.w_taste:
+            feats["taste"] = self._taste(rows, source)
+        if self.w_log_pop or self.learn_blend:
+            feats["log_pop"] = np.log10(pop + LOG_POP_FLOOR) / LOG_POP_RANGE + 1.0
         if self.learn_blend:  # the features only the learnt blend uses
             share = np.zeros(m)
             recent = self.knn.history_rows(user)
@@ -510,9 +529,18 @@ class CrossDomainRecommender:
                     minlength=len(DOMAIN_CODE),
                 )
                 share = counts[codes] / recent.shape[0]
-            feats["log_pop"] = np.log10(pop + LOG_POP_FLOOR) / LOG_POP_RANGE + 1.0
             feats["domain_share"] = share
         return feats
+
+    def _taste(self, rows: IntRows, source: SourceHits) -> npt.NDArray[np.float64]:
+        """How well every candidate matches the user's taste: the candidate source's
+        :attr:`~online_models.scorers.SourcePicks.similarity` (content: cosine with the
+        user's tag profile) for *all* candidates, not only those it proposed; zeros when
+        the source offers none (e.g. a user without history)."""
+        similarity = source.picks.similarity if source.picks is not None else None
+        if similarity is None:
+            return np.zeros(rows.shape[0])
+        return similarity(list(map(self.catalogue.ids.__getitem__, rows.tolist())))
 
     def _compose(
         self,

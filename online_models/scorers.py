@@ -96,6 +96,10 @@ class SourcePicks:
     scores: npt.NDArray[np.float64]
     reason: Callable[[int], str]
     """The reason of pick ``j`` (an index into ``item_ids``)."""
+    similarity: Callable[[Sequence[str]], npt.NDArray[np.float64]] | None = None
+    """Optional: how well *any* items match what the picks were chosen for, in [0, 1] (0 for
+    items the source does not know), for the request that made these picks. Lets the
+    recommender give every candidate a taste score, not only the ones the source proposed."""
 
     def as_triples(self) -> list[tuple[str, float, str]]:
         """The :class:`CandidateSource` form: ``(item_id, score, reason)``, best first."""
