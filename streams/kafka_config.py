@@ -20,6 +20,10 @@ def faust_broker_url(settings: Settings) -> str:
     return ";".join(f"kafka://{h}" for h in hosts)
 
 
+PRODUCER_MAX_REQUEST_BYTES = 2_097_152
+"""The largest request the worker's producer sends (the local broker accepts 2 MiB messages)."""
+
+
 def faust_app_options(settings: Settings) -> dict[str, Any]:
     """The ``faust.App`` options every crossrec Faust app shares (the worker, the bench's
     Faust floor): they set Faust's per-message cost, so a comparison must keep them equal.
@@ -53,7 +57,7 @@ def faust_app_options(settings: Settings) -> dict[str, Any]:
         "value_serializer": "raw",
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
-        "producer_max_request_size": 2_097_152,
+        "producer_max_request_size": PRODUCER_MAX_REQUEST_BYTES,
         "producer_linger_ms": 0,
         "producer_max_batch_size": 262_144,
         "autodiscover": False,

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from streams.app import app, dead_letters, events_in, events_valid, settings
+from streams.dead_letter_size import fit
 from streams.dedupe import RecentIds
 from streams.ingest import Accepted, Ingestor, Rejected
 from streams.metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_VALID, PII_STRIPPED, STAGE_SECONDS
@@ -58,5 +59,6 @@ async def ingest(stream: Any) -> AsyncIterator[Accepted | Rejected]:
             DEAD_LETTERS.labels(code=outcome.code).inc()
             log.info("dead-lettered a message: %s", outcome.code)
             headers = dead_letter_headers(outcome, event.message)
-            await outbox.send(dead_letters, event.key, event.value or b"", headers)
+            key, value, headers = fit(event.key, event.value or b"", headers)
+            await outbox.send(dead_letters, key, value, headers)
         yield outcome

@@ -9,7 +9,9 @@ from schemas import is_pseudonym
 from streams.agents import ingest as ingest_module
 from streams.agents.ingest import ingest
 from streams.app import settings
+from streams.dead_letter_size import BUDGET_BYTES, size
 from streams.ingest import Accepted, Rejected
+from streams.kafka_config import PRODUCER_MAX_REQUEST_BYTES
 from streams.outbox import RecordingOutbox
 
 
@@ -56,3 +58,22 @@ async def test_valid_bad_and_replayed_messages_each_get_one_outcome(
     assert headers["error_code"] == b"invalid_utf8"
     assert headers["error_reason"]
     assert headers["source_topic"] == settings.topic_in.encode()
+
+
+async def test_a_dead_letter_always_fits_what_the_producer_may_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An input near the broker's size limit plus the refusal headers would not fit: Kafka
+    would refuse the dead letter, and the worker does not commit past a failed write."""
+    outbox = RecordingOutbox()
+    monkeypatch.setattr(ingest_module, "outbox", outbox)
+    huge = b"x" * PRODUCER_MAX_REQUEST_BYTES
+    async with ingest.test_context() as agent:
+        await agent.put(key=b"user-7", value=huge)
+        assert isinstance(agent.results[0], Rejected)
+    [(key, value, headers)] = outbox.sent[settings.topic_dlq]
+    assert size(key, value, headers or []) <= BUDGET_BYTES
+    assert value == huge[: len(value)] and len(value) > BUDGET_BYTES // 2
+    found = dict(headers or [])
+    assert found["error_code"] == b"too_large"
+    assert found["truncated"] == f"key=6 value={len(huge)}".encode()
