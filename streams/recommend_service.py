@@ -98,7 +98,7 @@ class RecommendationService:
         self.metrics = OnlineMetrics()
         # What each user was last shown (for hit rate); per served list, each item's p_click
         # (for log loss) and the context it was ranked in (its labels train the click model
-        # on the features it was scored with: hour, trigger, segment).
+        # on the context features it was scored with: hour, trigger domain).
         self.last_list: OrderedDict[str, tuple[str, frozenset[str]]] = OrderedDict()
         # Courses each user bought: no variant ever offers them again (kept for opted-out
         # users too — a popularity list must not offer a course they own either).
@@ -291,7 +291,8 @@ def _remember(memory: OrderedDict[str, V], key: str, value: V, config: ServiceCo
 
 
 def _utc_hour(ts: float) -> int:
-    """
+    """The hour (0-23, UTC) of a Unix time.
+
     >>> _utc_hour(3600.0 * 25 + 5)
     1
     """
