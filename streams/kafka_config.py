@@ -30,12 +30,13 @@ def faust_app_options(settings: Settings) -> dict[str, Any]:
 
     Raw bytes on every topic (the contract in ``schemas`` does the decoding, so a bad message
     reaches our code and the dead-letter topic instead of killing an agent); acks from all
-    replicas; no linger: a message goes to the broker as soon as the previous request to it
-    is answered (aiokafka keeps one in flight per broker, so sends still batch under load).
-    A 5 ms linger cost ~5-7 ms of latency per Faust hop at ordinary rates (session 5,
-    ``crossrec bench --items 10000 --events 5000 --rates 200,500``, two alternating rounds on
-    a loaded 2-core VM: Faust floor p50 14.0 / 15.3 ms -> 8.7 / 8.0 ms at 200 ev/s, crossrec
-    33.8 / 30.0 -> 20.2 / 14.6 ms) for no gain in max rate beyond the noise.
+    replicas; a linger of ``CROSSREC_PRODUCER_LINGER_MS`` (5 ms by default) to batch sends.
+    Linger 0 vs 5, side by side (session 5, ``crossrec bench --items 10000 --events 20000
+    --rates 500``, two alternating rounds, 2-core VM): the Faust floor answered a hop in 9.3 /
+    7.4 ms instead of 13.6 / 13.2 ms at p50, but forwarded 2,330 / 3,542 instead of 4,250 /
+    4,637 events/s; crossrec ran at 612 / 740 instead of 655 / 878 events/s, and at 500 ev/s
+    (near its capacity here) answered in 60 / 74 ms instead of 37 / 41 ms at p50. Unbatched
+    sends cost the broker and the worker CPU that the learner needs, so 5 stays the default.
     ``stream_wait_empty`` is off: Faust's wait_empty can spin forever on messages its flow
     control dropped from a ``take()`` buffer at shutdown (seen here: SIGTERM never finished),
     and everything downstream is replay-safe.
@@ -45,8 +46,8 @@ def faust_app_options(settings: Settings) -> dict[str, Any]:
     sensor is ~3 % and Faust's settings barely move it. CPU µs per forwarded message in three
     alternating rounds: these options 163/159/173; with a no-op Monitor 188/160/165 (no gain);
     ``stream_buffer_maxsize=16384`` 172/161/178 (no gain); a 20 ms linger 160/142/155 (−5 %,
-    but up to +15 ms per hop at low rates: not worth it; those rounds had a 5 ms linger). The
-    gain is the event loop, see :func:`use_fast_event_loop`.
+    but up to +15 ms per hop at low rates: not worth it). The gain is the event loop, see
+    :func:`use_fast_event_loop`.
     """
     return {
         "broker": faust_broker_url(settings),
@@ -58,7 +59,7 @@ def faust_app_options(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "producer_max_request_size": PRODUCER_MAX_REQUEST_BYTES,
-        "producer_linger_ms": 0,
+        "producer_linger_ms": settings.producer_linger_ms,
         "producer_max_batch_size": 262_144,
         "autodiscover": False,
         "stream_wait_empty": False,

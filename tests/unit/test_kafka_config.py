@@ -29,8 +29,8 @@ def test_the_options_build_an_app_that_carries_them(tmp_path: Path) -> None:
     assert conf.key_serializer == "raw"
     assert conf.value_serializer == "raw"
     assert conf.consumer_auto_offset_reset == "earliest"
-    # Latency and per-message cost: no linger, large batches, no wait_empty spin at shutdown.
-    assert conf.producer_linger == 0
+    # Per-message cost: a short linger, large batches, no wait_empty spin at shutdown.
+    assert conf.producer_linger == pytest.approx(0.005)
     assert conf.producer_max_batch_size == 262_144
     assert conf.producer_max_request_size == 2_097_152
     assert conf.stream_wait_empty is False
@@ -43,6 +43,11 @@ def test_the_options_build_an_app_that_carries_them(tmp_path: Path) -> None:
     assert conf.stream_buffer_maxsize == 4096
     monitor_class: object = conf.Monitor  # typed as a typing special form by Faust
     assert monitor_class is Monitor
+
+
+def test_the_linger_is_a_setting(tmp_path: Path) -> None:
+    conf = _app(tmp_path, {"CROSSREC_PRODUCER_LINGER_MS": "0"}).conf
+    assert conf.producer_linger == 0
 
 
 def test_every_bootstrap_host_becomes_a_broker_url(tmp_path: Path) -> None:
