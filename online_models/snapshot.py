@@ -17,8 +17,8 @@ Writes are atomic: a temporary file in the same directory, fsync, then ``os.repl
 >>> from online_models.popularity import Popularity
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "pop.snap"
 >>> header = save(Popularity(), path)
->>> header["format_version"], type(load(path, expected=Popularity)).__name__
-(3, 'Popularity')
+>>> header["format_version"] == FORMAT_VERSION, type(load(path, expected=Popularity)).__name__
+(True, 'Popularity')
 """
 
 from __future__ import annotations
