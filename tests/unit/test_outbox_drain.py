@@ -60,12 +60,27 @@ class SlowBroker(faust.Topic):
 
 
 @asynccontextmanager
-async def running_producer(app: faust.App) -> AsyncIterator[Any]:
-    """The app's own producer with its buffer's hand-over task running; no connection."""
+async def producer_and_broker(
+    kind: type[faust.App], tmp_path: Path, *, accepting: bool
+) -> AsyncIterator[tuple[Any, SlowBroker]]:
+    """An app of ``kind`` with its own producer's buffer hand-over task running (no
+    connection: the broker address is never contacted), and the stand-in Kafka end;
+    ``accepting``: it takes messages over from the start."""
+    app = kind(
+        f"outbox-{kind.__name__}",
+        broker="kafka://127.0.0.1:9",
+        store="memory://",
+        datadir=str(tmp_path),
+        web_enabled=False,
+        autodiscover=False,
+    )
+    broker = SlowBroker(app)
+    if accepting:
+        broker.accepting.set()
     producer = app.producer
     await producer.buffer.start()
     try:
-        yield producer
+        yield producer, broker
     finally:
         await producer.buffer.stop()
 
@@ -74,17 +89,6 @@ async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.005)
-
-
-def build(kind: type[faust.App], tmp_path: Path) -> faust.App:
-    return kind(
-        f"outbox-{kind.__name__}",
-        broker="kafka://127.0.0.1:9",  # never contacted: only the buffer is started
-        store="memory://",
-        datadir=str(tmp_path),
-        web_enabled=False,
-        autodiscover=False,
-    )
 
 
 async def send_three(broker: SlowBroker) -> None:
@@ -100,9 +104,10 @@ async def test_the_worker_app_drains_before_commit() -> None:
 async def test_faust_alone_lets_a_commit_pass_unwritten_messages(tmp_path: Path) -> None:
     """The gap this module closes, pinned down on Faust's own producer: if this test fails,
     Faust's flush waits for its buffer now and DrainingProducer may no longer be needed."""
-    app = build(faust.App, tmp_path)
-    broker = SlowBroker(app)
-    async with running_producer(app) as producer:
+    async with producer_and_broker(faust.App, tmp_path, accepting=False) as (
+        producer,
+        broker,
+    ):
         assert not isinstance(producer, DrainingProducer)
         await send_three(broker)
         await asyncio.wait_for(producer.flush(), timeout=10 * FAUST_GIVES_UP_AFTER_S)
@@ -113,9 +118,10 @@ async def test_faust_alone_lets_a_commit_pass_unwritten_messages(tmp_path: Path)
 
 
 async def test_flush_waits_until_kafka_acknowledged_every_message(tmp_path: Path) -> None:
-    app = build(DrainingApp, tmp_path)
-    broker = SlowBroker(app)
-    async with running_producer(app) as producer:
+    async with producer_and_broker(DrainingApp, tmp_path, accepting=False) as (
+        producer,
+        broker,
+    ):
         await send_three(broker)
         flush = asyncio.ensure_future(producer.flush())
         await asyncio.sleep(5 * FAUST_GIVES_UP_AFTER_S)
@@ -135,10 +141,10 @@ async def test_flush_waits_until_kafka_acknowledged_every_message(tmp_path: Path
 async def test_flush_does_not_wait_for_messages_sent_after_it_began(tmp_path: Path) -> None:
     """Under steady load the commit must not starve: it waits for what was handed over
     before it began (later messages come from events that commit does not include)."""
-    app = build(DrainingApp, tmp_path)
-    broker = SlowBroker(app)
-    broker.accepting.set()
-    async with running_producer(app) as producer:
+    async with producer_and_broker(DrainingApp, tmp_path, accepting=True) as (
+        producer,
+        broker,
+    ):
         await TopicOutbox().send(broker, None, b"before")
         await until(lambda: len(broker.handed_over) == 1)
         flush = asyncio.ensure_future(producer.flush())
@@ -154,10 +160,10 @@ async def test_flush_does_not_wait_for_messages_sent_after_it_began(tmp_path: Pa
 
 
 async def test_a_failed_write_stops_every_later_commit(tmp_path: Path) -> None:
-    app = build(DrainingApp, tmp_path)
-    broker = SlowBroker(app)
-    broker.accepting.set()
-    async with running_producer(app) as producer:
+    async with producer_and_broker(DrainingApp, tmp_path, accepting=True) as (
+        producer,
+        broker,
+    ):
         await send_three(broker)
         await until(lambda: len(broker.handed_over) == 3)
         broker.acknowledge(count=1)
@@ -175,10 +181,10 @@ async def test_a_failure_swept_between_commits_still_stops_the_next(
     """Done writes are dropped every PRUNE_EVERY sends, not only at a flush: a failure must
     survive that sweep."""
     monkeypatch.setattr(DrainingProducer, "PRUNE_EVERY", 2)
-    app = build(DrainingApp, tmp_path)
-    broker = SlowBroker(app)
-    broker.accepting.set()
-    async with running_producer(app) as producer:
+    async with producer_and_broker(DrainingApp, tmp_path, accepting=True) as (
+        producer,
+        broker,
+    ):
         await TopicOutbox().send(broker, None, b"lost")
         await until(lambda: len(broker.handed_over) == 1)
         broker.acknowledge(error=RuntimeError("MessageSizeTooLarge"))
