@@ -421,6 +421,18 @@ class ContentSimilarity:
             self._token_names[t]: w * float(idf[t]) for t, w in zip(tokens, weights, strict=True)
         }
 
+    @property
+    def ids(self) -> list[str]:
+        """Item id by row (append-only: an id keeps its row; see
+        :class:`~online_models.row_bridge.RowSpace`; do not mutate)."""
+        return self._ids
+
+    def rows_or_missing(self, item_ids: Sequence[str]) -> IntArray:
+        """Row of each id, -1 where the id was never upserted (one vector, in order)."""
+        # map() with get(id, -1): the lookups run in C (a generator costs ~3x more here).
+        found = map(self._row_of.get, item_ids, itertools.repeat(-1))
+        return np.fromiter(found, np.int64, len(item_ids))
+
     # ------------------------------------------------------------------ users
     def observe(self, interaction: Interaction) -> None:
         """Remember the user's recent item (bounded history, bounded users); returns None."""
@@ -527,7 +539,7 @@ class ContentSimilarity:
                 from_csr[j] = self._strongest_token(int(chosen_rows[j]), profile)
         reasons = _Reasons(self, chosen, gathered, tokens, from_csr)
         similarity = functools.partial(self._similarity, shifted_profile, per_token, profile_norm)
-        return SourcePicks(item_ids, scores[chosen], reasons, similarity)
+        return SourcePicks(item_ids, scores[chosen], reasons, similarity, chosen_rows)
 
     def _per_token(self, shifted_profile: FloatArray) -> FloatArray | None:
         """Per token (laid out like the padded mirror): its contribution to a dot product
@@ -571,15 +583,12 @@ class ContentSimilarity:
         shifted_profile: FloatArray,
         per_token: FloatArray | None,
         profile_norm: float,
-        item_ids: Sequence[str],
+        rows: IntArray,
     ) -> FloatArray:
-        """:attr:`SourcePicks.similarity` of a request: the cosine of each of ``item_ids``
-        with the profile its picks came from, in [0, 1] (0 for an unknown item), without the
-        trigger-domain factor. Reads the catalogue as it is when called (call it within the
-        request, as the recommender does)."""
-        # map() with get(id, -1): the lookups run in C (a generator costs ~3x more here).
-        found = map(self._row_of.get, item_ids, itertools.repeat(-1))
-        rows = np.fromiter(found, np.int64, len(item_ids))
+        """:attr:`SourcePicks.similarity` of a request: the cosine of each of ``rows`` (rows
+        of :attr:`ids`; 0 for -1, an item this model does not know) with the profile its
+        picks came from, in [0, 1], without the trigger-domain factor. Reads the catalogue
+        as it is when called (call it within the request, as the recommender does)."""
         out = np.zeros(rows.shape[0])
         known = np.flatnonzero(rows >= 0)
         if known.shape[0]:

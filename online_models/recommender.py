@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +68,7 @@ from online_models.matrix_factorisation import REASON as MF_REASON
 from online_models.matrix_factorisation import MatrixFactorisation
 from online_models.popularity import Popularity
 from online_models.retrieval import top_k
+from online_models.row_bridge import RowBridge, RowSpace
 from online_models.scorers import (
     CandidateSource,
     ClickModel,
@@ -211,6 +212,7 @@ class CrossDomainRecommender:
         )
         self._purchased: dict[str, dict[str, None]] = {}
         self._last_course: dict[str, str] = {}
+        self._row_bridges: tuple[RowBridge, RowBridge] | None = None
         self.n_ignored = 0
 
     # ------------------------------------------------------------------ state changes
@@ -456,7 +458,11 @@ class CrossDomainRecommender:
             if answer_picks is not None
             else SourcePicks.from_triples(source.candidates(user, n, context))
         )
-        rows = self.catalogue.rows_or_missing(picks.item_ids)
+        bridges = self._bridges()
+        if picks.rows is not None and bridges is not None:
+            rows = bridges[1].map(picks.rows)
+        else:
+            rows = self.catalogue.rows_or_missing(picks.item_ids)
         ok = rows >= 0
         if active is not None:
             ok[ok] = active[rows[ok]]
@@ -538,9 +544,28 @@ class CrossDomainRecommender:
         user's tag profile) for *all* candidates, not only those it proposed; zeros when
         the source offers none (e.g. a user without history)."""
         similarity = source.picks.similarity if source.picks is not None else None
-        if similarity is None:
+        bridges = self._bridges()
+        if similarity is None or bridges is None:
             return np.zeros(rows.shape[0])
-        return similarity(list(map(self.catalogue.ids.__getitem__, rows.tolist())))
+        return similarity(bridges[0].map(rows))
+
+    def _bridges(self) -> tuple[RowBridge, RowBridge] | None:
+        """Catalogue -> candidate source and back, when the source numbers its items as a
+        :class:`~online_models.row_bridge.RowSpace` (else None: ids are translated one by
+        one)."""
+        # Absent in snapshots written before the bridges existed.
+        bridges: tuple[RowBridge, RowBridge] | None = getattr(self, "_row_bridges", None)
+        source = self.candidate_source
+        if bridges is not None and cast(object, bridges[0].target) is source:
+            return bridges
+        if not (hasattr(source, "ids") and hasattr(source, "rows_or_missing")):
+            return None
+        space = cast(RowSpace, source)
+        bridges = self._row_bridges = (
+            RowBridge(self.catalogue, space),
+            RowBridge(space, self.catalogue),
+        )
+        return bridges
 
     def _compose(
         self,

@@ -96,10 +96,16 @@ class SourcePicks:
     scores: npt.NDArray[np.float64]
     reason: Callable[[int], str]
     """The reason of pick ``j`` (an index into ``item_ids``)."""
-    similarity: Callable[[Sequence[str]], npt.NDArray[np.float64]] | None = None
-    """Optional: how well *any* items match what the picks were chosen for, in [0, 1] (0 for
-    items the source does not know), for the request that made these picks. Lets the
-    recommender give every candidate a taste score, not only the ones the source proposed."""
+    similarity: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None
+    """Optional: how well *any* items match what the picks were chosen for, in [0, 1], for
+    the request that made these picks. Takes rows of the source's
+    :class:`~online_models.row_bridge.RowSpace` (0 for -1, an item it does not know). Lets
+    the recommender give every candidate a taste score, not only the ones the source
+    proposed."""
+    rows: npt.NDArray[np.int64] | None = None
+    """Optional: the picks' rows in the source's :class:`~online_models.row_bridge.RowSpace`
+    (``source.ids[rows[j]] == item_ids[j]``); the recommender then maps them to its
+    catalogue through a :class:`~online_models.row_bridge.RowBridge` instead of by id."""
 
     def as_triples(self) -> list[tuple[str, float, str]]:
         """The :class:`CandidateSource` form: ``(item_id, score, reason)``, best first."""

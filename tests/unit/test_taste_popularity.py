@@ -1,9 +1,9 @@
 """Taste x popularity in the blend: content similarity of *every* candidate plus log popularity.
 
 The content source scores only the items it reaches itself; its picks'
-``SourcePicks.similarity`` scores any items against the same profile, so a popular candidate
-found by the popularity pool gets a taste score too,
-and ``CrossDomainRecommender(w_taste=..., w_log_pop=...)`` ranks "popular among what you like".
+``SourcePicks.similarity`` scores any items (by the source's rows) against the same profile,
+so a popular candidate found by the popularity pool gets a taste score too, and
+``CrossDomainRecommender(w_taste=..., w_log_pop=...)`` ranks "popular among what you like".
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ def _content() -> ContentSimilarity:
 def test_similarity_agrees_with_picks_and_covers_items_picks_leave_out() -> None:
     content = _content()
     picks = content.picks("u", 3, Context(ts=1.0))
-    assert picks.similarity is not None
-    np.testing.assert_array_equal(picks.similarity(picks.item_ids), picks.scores)
+    assert picks.similarity is not None and picks.rows is not None
+    assert [content.ids[r] for r in picks.rows.tolist()] == picks.item_ids
+    np.testing.assert_array_equal(picks.similarity(picks.rows), picks.scores)
     # Items picks did not return still get their cosine (0 when nothing is shared).
-    every = [i.item_id for i in COOKING + FASHION]
+    every = content.rows_or_missing([i.item_id for i in COOKING + FASHION])
     all_sims = picks.similarity(every)
     assert all(s > 0 for s in all_sims[1:6]) and not all_sims[6:].any()
-    assert picks.similarity(["unknown"]).tolist() == [0.0]
+    assert picks.similarity(content.rows_or_missing(["unknown"])).tolist() == [0.0]
     assert content.picks("stranger", 3, Context(ts=1.0)).similarity is None  # no profile
 
 
