@@ -1,8 +1,10 @@
 """Micro-benchmark of the online models (a script, not a test).
 
-Measures, for :class:`CrossDomainRecommender` and for the production :class:`FullRanker`
-(content candidates, CTR re-rank and exploration included; its CTR model is trained with
-labelled impressions, as the stream does):
+Measures, for :class:`CrossDomainRecommender` (MF + kNN + popularity, learnt blend), for
+the same with a :class:`CtrModel` re-ranking its shortlist (``CtrReranked``: the issue's
+"top-10, CTR re-rank included") and for the production :class:`FullRanker` (content
+candidates, taste for every candidate, CTR re-rank and exploration; the CTR models are
+trained with labelled impressions, as the stream does):
 
 - ``learn`` and ``recommend`` (top-10, incl. blend and re-rank) µs/event, p50 and p99, at
   1k, 10k and 100k catalogue items (one row per model, ``model`` field);
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from online_models.ctr import CtrModel
 from online_models.full_ranker import FullRanker
 from online_models.recommender import CrossDomainRecommender
 from online_models.snapshot import load, save
@@ -44,14 +47,22 @@ def rss_bytes() -> int:
 
 
 Model = CrossDomainRecommender | FullRanker
+MODELS = ("CrossDomainRecommender", "CtrReranked", "FullRanker")
 
 
 def build(
     n_items: int, seed: int = 0, model: str = "CrossDomainRecommender"
 ) -> tuple[Model, list[str]]:
-    rec: Model = (
-        FullRanker(seed=seed) if model == "FullRanker" else CrossDomainRecommender(seed=seed)
-    )
+    """One of :data:`MODELS` over a fresh :func:`uniform_catalogue` of ``n_items``."""
+    rec: Model
+    if model == "FullRanker":
+        rec = FullRanker(seed=seed)
+    elif model == "CtrReranked":
+        rec = CrossDomainRecommender(click_model=CtrModel(seed=seed), seed=seed)
+    elif model == "CrossDomainRecommender":
+        rec = CrossDomainRecommender(seed=seed)
+    else:
+        raise ValueError(f"unknown model {model!r}; one of {MODELS}")
     items = uniform_catalogue(n_items, seed)
     for item in items:
         rec.upsert_item(item)
@@ -95,8 +106,8 @@ def latency(
     for u, i in zip(users.tolist(), items.tolist(), strict=True):
         t += 1
         rec.learn(Interaction(f"u{u}", ids[i], "click", t))
-    if isinstance(rec, FullRanker):
-        # Labelled impressions (~8 % clicked) train the CTR model and the explorer.
+    if model != "CrossDomainRecommender":
+        # Labelled impressions (~8 % clicked) train the CTR model (and the explorer).
         imp_users = rng.integers(0, n_users, n_impressions).tolist()
         imp_items = zipf_items(rng, n_items, n_impressions).tolist()
         clicked = (rng.random(n_impressions) < 0.08).tolist()
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument("--users", type=int, nargs="*", default=[100_000, 1_000_000])
-    parser.add_argument("--models", nargs="*", default=["CrossDomainRecommender", "FullRanker"])
+    parser.add_argument("--models", nargs="*", choices=MODELS, default=list(MODELS))
     args = parser.parse_args(argv)
     out: dict[str, list[dict[str, float | str]]] = {"latency": [], "memory": []}
     print(
