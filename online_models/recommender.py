@@ -67,7 +67,7 @@ from online_models.item_knn import ItemKNN
 from online_models.matrix_factorisation import REASON as MF_REASON
 from online_models.matrix_factorisation import MatrixFactorisation
 from online_models.popularity import Popularity
-from online_models.retrieval import top_k
+from online_models.retrieval import members, top_k, unique_in_order
 from online_models.row_bridge import RowBridge, RowSpace
 from online_models.scorers import (
     CandidateSource,
@@ -404,20 +404,15 @@ class CrossDomainRecommender:
         favoured = favoured_domains(context.trigger_domain)
         n = self.n_candidates
         active = self.catalogue.active_filter
-        cand: dict[int, None] = {}
+        parts: list[IntRows] = []
         mf_known = self.mf.knows_user(user)
         if mf_known and self.w_mf > 0:
-            mf_rows = self.mf.top_rows(user, n, mask=active, exclude_rows=excluded)
-            cand.update(dict.fromkeys(mf_rows.tolist()))
+            parts.append(self.mf.top_rows(user, n, mask=active, exclude_rows=excluded))
         k_rows, k_scores = self.knn.candidate_scores(user)
-        excl_set = set(excluded)
         if k_rows.shape[0]:
             allowed = k_scores if active is None else np.where(active[k_rows], k_scores, -np.inf)
             best = k_rows[top_k(allowed.astype(np.float32, copy=False), n)]
-            best_rows: list[int] = best.tolist()
-            if excl_set:
-                best_rows = [r for r in best_rows if r not in excl_set]
-            cand.update(dict.fromkeys(best_rows))
+            parts.append(best[~members(best, excluded)] if excluded else best)
         # One popularity scan: the global top n, plus favoured-domain items from a 4n pool.
         pool = self.popularity.top_rows(4 * n, exclude_rows=excluded)
         if favoured:
@@ -430,12 +425,12 @@ class CrossDomainRecommender:
             pool = pool[keep]
         else:
             pool = pool[:n]
-        cand.update(dict.fromkeys(pool.tolist()))
-        source = self._source_hits(user, n, context, active, excl_set)
-        cand.update(dict.fromkeys(source.rows.tolist()))
-        if not cand:
+        parts.append(pool)
+        source = self._source_hits(user, n, context, active, excluded)
+        parts.append(source.rows)
+        rows = unique_in_order(np.concatenate(parts))
+        if rows.shape[0] == 0:
             return None
-        rows = np.fromiter(cand, dtype=np.int64, count=len(cand))
         feats = self._features(user, rows, mf_known, k_rows, k_scores, source, favoured)
         return Candidates(rows, feats, source)
 
@@ -445,7 +440,7 @@ class CrossDomainRecommender:
         n: int,
         context: Context,
         active: npt.NDArray[np.bool_] | None,
-        excluded: set[int],
+        excluded: list[int],
     ) -> SourceHits:
         """The external source's picks that are known, active and not excluded."""
         source = self.candidate_source
@@ -467,7 +462,7 @@ class CrossDomainRecommender:
         if active is not None:
             ok[ok] = active[rows[ok]]
         if excluded:
-            ok &= np.fromiter((r not in excluded for r in rows.tolist()), np.bool_, rows.shape[0])
+            ok &= ~members(rows, excluded)
         at = np.flatnonzero(ok)
         return SourceHits(rows[at], picks.scores[at], at, picks)
 
@@ -605,11 +600,14 @@ class CrossDomainRecommender:
         context: Context,
         source: SourceHits,
     ) -> list[Scored]:
+        """Steps 5-6 of the module docstring on the ``shortlist`` (candidate positions, best
+        first), then the first ``k`` as :class:`Scored` with their reasons. Everything per
+        item is a list aligned with the shortlist, indexed by ``j``."""
         picked = np.array(shortlist, dtype=np.int64)
         blends: list[float] = blend[picked].tolist()
-        shortlist_rows: list[int] = rows[picked].tolist()
         item_at = self.catalogue.item_at
-        items = [item_at(r) for r in shortlist_rows]
+        items = [item_at(r) for r in rows[picked].tolist()]
+        order: Sequence[int] = range(len(items))
         if self.click_model is None:
             probabilities = [min(1.0, max(0.0, b)) for b in blends]
             final_scores = blends
@@ -619,31 +617,27 @@ class CrossDomainRecommender:
             final_scores = [
                 (1.0 - w) * b + w * p for b, p in zip(blends, probabilities, strict=True)
             ]
-        final = {
-            j: (score, p)
-            for j, score, p in zip(shortlist, final_scores, probabilities, strict=True)
-        }
-        item_of = dict(zip(shortlist, items, strict=True))
-        if self.click_model is not None:
-            shortlist = sorted(shortlist, key=lambda j: -final[j][0])
+            order = sorted(order, key=lambda j: -final_scores[j])
         if self.reranker is not None:
-            by_id = {item_of[j].item_id: j for j in shortlist}
-            ranked = [(item_of[j].item_id, final[j][0]) for j in shortlist]
+            by_id = {items[j].item_id: j for j in order}
+            ranked = [(items[j].item_id, final_scores[j]) for j in order]
             chosen = self.reranker.rerank(user, ranked, k, context)
-            shortlist = [by_id[i] for i in dict.fromkeys(chosen) if i in by_id]
-        out: list[Scored] = []
-        weights = self._reason_weights()
-        shown = shortlist[:k]
+            order = [by_id[i] for i in dict.fromkeys(chosen) if i in by_id]
+        order = order[:k]
+        shown = picked[list(order)]
         shown_rows: list[int] = rows[shown].tolist()
         source_reasons = source.reasons(shown_rows)
+        weights = self._reason_weights()
         columns = (feats[name][shown].tolist() for name in ("knn", "mf", "pop", "source"))
-        parts = zip(*columns, strict=True)
-        for j, row, values in zip(shown, shown_rows, parts, strict=True):
-            item = item_of[j]
-            score, p = final[j]
-            why = self._reason(user, item, values, source_reasons.get(row), context, weights)
-            out.append(Scored(item.item_id, score, p, why))
-        return out
+        return [
+            Scored(
+                items[j].item_id,
+                final_scores[j],
+                probabilities[j],
+                self._reason(user, items[j], values, source_reasons.get(row), context, weights),
+            )
+            for j, row, values in zip(order, shown_rows, zip(*columns, strict=True), strict=True)
+        ]
 
     def _click_probabilities(
         self,
@@ -703,14 +697,15 @@ class CrossDomainRecommender:
                 topic = info.tags[0] if info.tags else (info.title or "a related topic")
                 return f"because you bought a course in {topic}"
         knn, mf, pop, src = values
-        parts = {
-            KNN_REASON: w["knn"] * knn,
-            MF_REASON: w["mf"] * mf,
-            f"popular in {item.domain}": w["pop"] * pop,
-        }
-        if source_reason is not None:
-            parts[source_reason or "matches your interests"] = w["source"] * src
-        return max(parts.items(), key=lambda kv: kv[1])[0]
+        # The first of the biggest shares, in this order: kNN, MF, popularity, source.
+        reason, share = KNN_REASON, w["knn"] * knn
+        if w["mf"] * mf > share:
+            reason, share = MF_REASON, w["mf"] * mf
+        if w["pop"] * pop > share:
+            reason, share = f"popular in {item.domain}", w["pop"] * pop
+        if source_reason is not None and w["source"] * src > share:
+            reason = source_reason or "matches your interests"
+        return reason
 
     def _reason_weights(self) -> Mapping[str, float]:
         """The weight of each source in the blend, for the reasons (once per list)."""

@@ -43,6 +43,18 @@ def members(rows: IntArray, among: list[int]) -> npt.NDArray[np.bool_]:
     return found
 
 
+def unique_in_order(rows: IntArray) -> IntArray:
+    """``rows`` without repeats, each where it first appears (``dict.fromkeys`` order, in
+    three numpy calls instead of a Python pass per row).
+
+    >>> unique_in_order(np.array([5, 2, 5, 9, 2])).tolist()
+    [5, 2, 9]
+    """
+    _, first = np.unique(rows, return_index=True)  # the first occurrence: a stable sort
+    out: IntArray = rows[np.sort(first)]
+    return out
+
+
 def item_scores(
     item_factors: FloatArray, user_vector: FloatArray, item_bias: FloatArray | None = None
 ) -> FloatArray:
