@@ -23,13 +23,6 @@ from faust.types.tuples import FutureMessage
 
 Headers = list[tuple[str, bytes]]
 
-TRACE_HEADER = "produced_at_ns"
-"""Set by producers (the simulator does) to the wall-clock ns of the original produce; carried
-through to the recommendation so the benchmark measures event → recommendation latency."""
-
-TRIGGER_HEADER = "trigger_type"
-"""On recommendation messages: the event type that caused it (for analytics)."""
-
 
 class Outbox(Protocol):
     async def send(

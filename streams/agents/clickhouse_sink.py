@@ -21,8 +21,8 @@ from typing import Any
 from schemas import Forget, InvalidEvent, decode_event, decode_recommendation
 from streams.agents import recommend
 from streams.app import app, events_valid, recommendations, settings
+from streams.headers import TRIGGER_HEADER
 from streams.metrics import FORGET_SECONDS
-from streams.outbox import TRIGGER_HEADER
 from streams.sinks.clickhouse_writer import ClickHouseWriter, finish_despite_cancel
 from streams.sinks.erasures import (
     ERASURE_COLUMNS,

@@ -14,9 +14,10 @@ from typing import Any
 from streams.app import app, dead_letters, events_in, events_valid, settings
 from streams.dead_letter_size import fit
 from streams.dedupe import RecentIds
+from streams.headers import TRACE_HEADER
 from streams.ingest import Accepted, Ingestor, Rejected
 from streams.metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_VALID, PII_STRIPPED, STAGE_SECONDS
-from streams.outbox import TRACE_HEADER, Outbox, TopicOutbox
+from streams.outbox import Outbox, TopicOutbox
 
 log = logging.getLogger(__name__)
 

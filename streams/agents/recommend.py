@@ -25,9 +25,10 @@ from streams.checkpoint import (
     save_in_background,
     save_now,
 )
+from streams.headers import TRACE_HEADER, TRIGGER_HEADER
 from streams.metrics import ONLINE_METRIC, RECOMMENDATIONS_OUT, STAGE_SECONDS
 from streams.model_factory import build_service
-from streams.outbox import TRACE_HEADER, TRIGGER_HEADER, Outbox, TopicOutbox
+from streams.outbox import Outbox, TopicOutbox
 from streams.recommend_service import Served
 
 log = logging.getLogger(__name__)

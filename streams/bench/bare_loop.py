@@ -20,8 +20,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.headers import TRACE_HEADER
 from streams.kafka_config import aiokafka_options
-from streams.outbox import TRACE_HEADER
 from streams.settings import Settings
 
 COMMIT_INTERVAL_S = 2.8  # Faust's broker_commit_interval default

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.outbox import TRACE_HEADER
+from streams.headers import TRACE_HEADER
 
 
 @dataclass

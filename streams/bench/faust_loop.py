@@ -29,8 +29,9 @@ from typing import Any
 
 import faust
 
+from streams.headers import TRACE_HEADER
 from streams.kafka_config import faust_app_options, use_fast_event_loop
-from streams.outbox import TRACE_HEADER, DrainingApp
+from streams.outbox import DrainingApp
 from streams.settings import Settings
 
 Headers = list[tuple[str, bytes]]

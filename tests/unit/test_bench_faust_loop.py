@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.bench.faust_loop import build_app, trace_headers
-from streams.outbox import TRACE_HEADER
+from streams.headers import TRACE_HEADER
 from streams.settings import Settings
 
 # Settings that shape Faust's per-message cost: the floor must not differ from the worker here.
