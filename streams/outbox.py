@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import faust
+from aiokafka import AIOKafkaProducer
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers.aiokafka import Producer as KafkaProducer
 from faust.types import ProducerT
 from faust.types.tuples import FutureMessage
+
+from streams.node_linger import NodeLingerProducer
 
 Headers = list[tuple[str, bytes]]
 
@@ -70,6 +73,9 @@ class DrainingProducer(KafkaProducer):
     :class:`~faust.exceptions.ProducerSendError`, so no offset is committed past it; the
     commit task's error crashes the worker, which resumes from the last good commit.
     ``producer_threaded`` is refused: that mode resolves copies of the futures, not these.
+
+    Its aiokafka producer is a :class:`~streams.node_linger.NodeLingerProducer`: one
+    produce request per broker per linger window instead of one per partition batch.
     """
 
     PRUNE_EVERY = 10_000
@@ -82,6 +88,10 @@ class DrainingProducer(KafkaProducer):
         self._handed_over: list[FutureMessage] = []
         self._prune_at = self.PRUNE_EVERY
         self._failed: BaseException | None = None
+
+    @property
+    def _producer_type(self) -> type[AIOKafkaProducer]:
+        return NodeLingerProducer
 
     def send_soon(self, fut: FutureMessage) -> None:
         handed_over = self._handed_over
