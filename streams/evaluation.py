@@ -60,12 +60,23 @@ class VariantOutcome:
         }
 
 
+LABEL_WINDOW_S = 120
+"""The closed loop's label window (``CROSSREC_LABEL_WINDOW_S``; the worker's default is 30
+minutes). The simulator's clicks follow their impression by 1 s + Exp(8 s), so 120 s closes
+every label as clicked or not; a 30k-event run spans only ~31 simulated minutes, and with
+the 30-minute window almost only the clicked labels closed (83 % of the labels the full
+ranker learnt from were clicks), so its click models could not learn what is *not* clicked."""
+
+
 def closed_loop(
     events: int, users: int, items: int, seed: int, experiment: str, progress: bool = False
 ) -> dict[str, Any]:
     world = World(seed=seed, n_users=users, n_items=items)
     traffic = Traffic(world, seed=seed)
-    service = build_service(Settings.from_env({"CROSSREC_EXPERIMENT": experiment}))
+    settings = Settings.from_env(
+        {"CROSSREC_EXPERIMENT": experiment, "CROSSREC_LABEL_WINDOW_S": str(LABEL_WINDOW_S)}
+    )
+    service = build_service(settings)
     raw_of: dict[str, str] = {}
     k = service.config.k
     outcome: dict[str, VariantOutcome] = defaultdict(lambda: VariantOutcome(k=k))
