@@ -471,6 +471,29 @@ class ContentSimilarity:
         weighted = self._weighted_history(user)
         return self.similar_picks(weighted, k, context) if weighted else _no_picks()
 
+    def taste(self, user: str, item_ids: Sequence[str]) -> FloatArray | None:
+        """How well each of ``item_ids`` matches the user's tag profile: the cosine
+        :attr:`SourcePicks.similarity` of the user's :meth:`picks` gives them (0 for an
+        unknown item), without walking any candidates; None for a user without a profile.
+
+        >>> content = ContentSimilarity()
+        >>> for item_id in ("a", "b"):
+        ...     content.upsert_item(ItemInfo(item_id, "course", tags=("go",)))
+        >>> content.observe(Interaction("u", "a", "click", ts=0.0))
+        >>> content.taste("u", ["b", "zz"]).tolist(), content.taste("stranger", ["b"])
+        ([1.0, 0.0], None)
+        """
+        weighted = self._weighted_history(user)
+        found = self._profile(weighted) if weighted else None
+        if found is None:
+            return None
+        shifted_profile = found[0]
+        profile = shifted_profile[1:]
+        profile_norm = math.sqrt(float(np.dot(profile, profile)))
+        per_token = self._per_token(shifted_profile)
+        rows = self.rows_or_missing(item_ids)
+        return self._similarity(shifted_profile, per_token, profile_norm, rows)
+
     def similar_to(
         self,
         items: Mapping[str, float] | Sequence[str],

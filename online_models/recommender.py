@@ -13,13 +13,16 @@ How a list is built (``recommend``, no side effects):
    as given) and combined linearly::
 
        blend = w_mf·mf + w_knn·knn + w_pop·pop + w_source·source + domain_boost·favoured
-               + w_taste·taste + w_log_pop·log_pop
+               + w_taste·taste + w_log_pop·log_pop + w_quality·quality
 
    ``taste`` is the source's similarity of *every* candidate to the user (content: cosine
    with the user's tag profile; :attr:`~online_models.scorers.SourcePicks.similarity`), not
    only of those it proposed, and ``log_pop`` the log of the relative popularity: together
    "popular among what you like". Both weights are 0 by default; the served full ranker
    uses 0.5 each (closed loop, README: recall above popularity's instead of level with it).
+   ``quality`` is the item's learnt click quality (``item_quality``, an
+   :class:`~online_models.item_quality.ItemQuality` its owner feeds with labels; the full
+   ranker uses weight 0.3).
 
    The default weights (kNN 1.0, MF 0.3, popularity 0.15, source 0.3) come from a small
    grid on the synthetic positive-only cross-domain stream of ``bench/make_ratings.py``
@@ -64,6 +67,7 @@ from online_models.blend_learner import OnlineBlend
 from online_models.catalogue import DOMAIN_CODE, Catalogue
 from online_models.item_knn import REASON as KNN_REASON
 from online_models.item_knn import ItemKNN
+from online_models.item_quality import ItemQuality
 from online_models.matrix_factorisation import REASON as MF_REASON
 from online_models.matrix_factorisation import MatrixFactorisation
 from online_models.popularity import Popularity
@@ -167,6 +171,8 @@ class CrossDomainRecommender:
         reranker: Reranker | None = None,
         learn_blend: bool = True,
         blend_learning_rate: float = 0.2,
+        w_quality: float = 0.0,
+        item_quality: ItemQuality | None = None,
         seed: int = 0,
     ) -> None:
         self.n_factors = n_factors
@@ -189,6 +195,8 @@ class CrossDomainRecommender:
         self.reranker = reranker
         self.learn_blend = learn_blend
         self.blend_learning_rate = blend_learning_rate
+        self.w_quality = w_quality  # item quality (item_quality.py), fed by the owner
+        self.item_quality = item_quality
         self.seed = seed
         self.catalogue = Catalogue()
         self.mf = MatrixFactorisation(
@@ -392,6 +400,8 @@ class CrossDomainRecommender:
             blend += self.w_taste * feats["taste"]
         if self.w_log_pop:
             blend += self.w_log_pop * feats["log_pop"]
+        if self.w_quality and "quality" in feats:
+            blend += self.w_quality * feats["quality"]
         return blend
 
     def candidates(
@@ -519,6 +529,8 @@ class CrossDomainRecommender:
         }
         if self.w_taste:
             feats["taste"] = self._taste(rows, source)
+        if self.w_quality and self.item_quality is not None:
+            feats["quality"] = self.item_quality.scores(rows, codes)
         if self.w_log_pop or self.learn_blend:
             feats["log_pop"] = np.log10(pop + LOG_POP_FLOOR) / LOG_POP_RANGE + 1.0
         if self.learn_blend:  # the features only the learnt blend uses
@@ -548,8 +560,7 @@ class CrossDomainRecommender:
         """Catalogue -> candidate source and back, when the source numbers its items as a
         :class:`~online_models.row_bridge.RowSpace` (else None: ids are translated one by
         one)."""
-        # Absent in snapshots written before the bridges existed.
-        bridges: tuple[RowBridge, RowBridge] | None = getattr(self, "_row_bridges", None)
+        bridges = self._row_bridges
         source = self.candidate_source
         if bridges is not None and cast(object, bridges[0].target) is source:
             return bridges
