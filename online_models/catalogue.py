@@ -19,11 +19,11 @@ Rows are never reused: a deactivated item keeps its row (it may come back).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
+from online_models.row_bridge import rows_by_id
 from online_models.types import DOMAINS, Domain, ItemInfo
 
 DOMAIN_CODE: dict[Domain, int] = {d: i for i, d in enumerate(DOMAINS)}
@@ -152,9 +152,7 @@ class Catalogue:
         >>> cat.rows_or_missing(["a", "zz"]).tolist()
         [0, -1]
         """
-        return np.fromiter(
-            map(self._rows.get, item_ids, repeat(-1)), dtype=np.int64, count=len(item_ids)
-        )
+        return rows_by_id(self._rows, item_ids)
 
     def rows_of(self, item_ids: Iterable[str]) -> list[int]:
         """Rows of the given ids that are in the catalogue (unknown ids are skipped)."""

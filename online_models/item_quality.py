@@ -86,6 +86,8 @@ class ItemQuality:
         Expected clicks after which an item's counts are halved (forgetting).
     prior_ctr
         Click rate assumed for every position before any label (worth 10 impressions).
+    taste_bins
+        Bins of the viewer's taste (in [0, 1]) the click table is kept for, with positions.
     seed
         Kept for River's conventions; the model is deterministic.
     """

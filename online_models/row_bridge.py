@@ -28,15 +28,28 @@ learns again), and a result never depends on what it holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["RowBridge", "RowSpace"]
+__all__ = ["RowBridge", "RowSpace", "rows_by_id"]
 
 IntRows = npt.NDArray[np.int64]
+
+
+def rows_by_id(row_of: Mapping[str, int], item_ids: Sequence[str]) -> IntRows:
+    """The row ``row_of`` gives each of ``item_ids``, -1 where it has none (one vector, in
+    order): what a :class:`RowSpace` answers in ``rows_or_missing``.
+
+    >>> rows_by_id({"a": 3}, ["a", "zz"]).tolist()
+    [3, -1]
+    """
+    # map() with get(id, -1): the look-ups run in C (a generator costs ~3x more here).
+    found = map(row_of.get, item_ids, repeat(-1))
+    return np.fromiter(found, dtype=np.int64, count=len(item_ids))
 
 
 class RowSpace(Protocol):
