@@ -9,3 +9,9 @@ through to the recommendation so the benchmark measures event → recommendation
 
 TRIGGER_HEADER = "trigger_type"
 """On recommendation messages: the event type that caused it (for analytics)."""
+
+COPY_HEADER = "crossrec_copy"
+"""On ``events.valid``: this message is a copy of an event sent to every partition (catalogue
+upserts and erasures, which every worker must see, whichever partitions it owns). The event
+itself goes where its key sends it, as any event; consumers that need each event once (the
+ClickHouse sink) skip the copies."""

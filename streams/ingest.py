@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from schemas import (
     Event,
+    Forget,
     InvalidEvent,
     ItemUpsert,
     decode_event,
@@ -25,12 +26,22 @@ from streams.dedupe import RecentIds
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A valid event, pseudonymised and encoded for ``events.valid``."""
+    """A valid event, pseudonymised and encoded for ``events.valid``.
+
+    ``to_every_partition``: a catalogue upsert or an erasure. ``events.valid`` is keyed by
+    user so that each worker learns the users of its partitions, but every worker needs the
+    whole catalogue, and an erasure must reach every worker that may hold the user (one that
+    owned the user's partition before a rebalance still does, in its model and checkpoint).
+    The agent writes such an event as any other, plus a marked copy to every partition.
+    Learners apply an upsert once (by ``event_id``) and every copy of an erasure (it is
+    idempotent, and the copy on the user's own partition comes after the user's earlier
+    events there, whichever copy arrived first)."""
 
     key: bytes
     value: bytes
     event: Event
     stripped_pii: tuple[str, ...]
+    to_every_partition: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +78,5 @@ class Ingestor:
             pseudonym = pseudonymise(self.pseudonym_key, event.user_id)
             event = with_user(event, pseudonym)
             key = pseudonym.encode()
-        return Accepted(key, encode_event(event), event, decoded.stripped_pii)
+        everywhere = isinstance(event, ItemUpsert | Forget)
+        return Accepted(key, encode_event(event), event, decoded.stripped_pii, everywhere)

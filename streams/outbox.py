@@ -29,7 +29,12 @@ Headers = list[tuple[str, bytes]]
 
 class Outbox(Protocol):
     async def send(
-        self, topic: Any, key: bytes | None, value: bytes, headers: Headers | None = None
+        self,
+        topic: Any,
+        key: bytes | None,
+        value: bytes,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> None: ...
 
 
@@ -43,9 +48,14 @@ class TopicOutbox:
     """
 
     async def send(
-        self, topic: Any, key: bytes | None, value: bytes, headers: Headers | None = None
+        self,
+        topic: Any,
+        key: bytes | None,
+        value: bytes,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> None:
-        topic.send_soon(key=key, value=value, headers=headers)
+        topic.send_soon(key=key, value=value, headers=headers, partition=partition)
 
 
 class DrainingProducer(KafkaProducer):
@@ -155,11 +165,20 @@ class DrainingApp(faust.App):
 
 @dataclass
 class RecordingOutbox:
-    """Keeps every message per topic name, for agent tests."""
+    """Keeps every message per topic name, for agent tests; ``partitions`` holds, in the
+    same order, the partition each was sent to (None: chosen by its key)."""
 
     sent: dict[str, list[tuple[bytes | None, bytes, Headers | None]]] = field(default_factory=dict)
+    partitions: dict[str, list[int | None]] = field(default_factory=dict)
 
     async def send(
-        self, topic: Any, key: bytes | None, value: bytes, headers: Headers | None = None
+        self,
+        topic: Any,
+        key: bytes | None,
+        value: bytes,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> None:
-        self.sent.setdefault(topic.get_topic_name(), []).append((key, value, headers))
+        name = topic.get_topic_name()
+        self.sent.setdefault(name, []).append((key, value, headers))
+        self.partitions.setdefault(name, []).append(partition)

@@ -110,8 +110,14 @@ class RecommendationService:
         """Answer (if the event triggers), then learn. Returns what to publish.
 
         An event id seen before is ignored: ingestion de-duplicates too, but its window does
-        not survive a crash, while this one is part of the checkpointed learner.
+        not survive a crash, while this one is part of the checkpointed learner. Except an
+        erasure, applied every time: it is idempotent, and ingestion copies it to every
+        partition, so the copy behind a user's earlier events on their own partition must
+        erase what those events taught, even if another copy came first.
         """
+        if isinstance(event, Forget):
+            self.forget(event.user_id)
+            return []
         if self.seen.check_and_add(event.event_id, event.ts.timestamp()):
             return []
         if isinstance(event, ItemUpsert):
@@ -126,9 +132,6 @@ class RecommendationService:
                 self.opted_out.discard(user)
             else:
                 self.opted_out.add(user)
-            return []
-        if isinstance(event, Forget):
-            self.forget(user)
             return []
         ts = event.ts.timestamp()
         if isinstance(event, Impression):

@@ -2,7 +2,10 @@
 
 Faust creates only its internal topics; a source topic that does not exist yet when the
 consumer subscribes is ignored ("Ignoring missing topic") until a rebalance, so the worker
-makes sure all four exist first. Existing topics are left as they are.
+makes sure all four exist first. Existing topics are left as they are, but an existing
+events.valid must have ``CROSSREC_TOPIC_PARTITIONS`` partitions: ingestion copies catalogue
+upserts and erasures to each of them by number, and a copy that misses a partition leaves
+its worker without part of the catalogue, or holding an erased user.
 """
 
 from __future__ import annotations
@@ -28,12 +31,25 @@ def topic_names(settings: Settings) -> list[str]:
     ]
 
 
+class TopicLayoutError(RuntimeError):
+    """An existing topic does not have the layout the settings describe."""
+
+
 async def ensure_topics(settings: Settings, replication: int = 1) -> list[str]:
-    """Create missing topics; return the names created."""
+    """Create missing topics; return the names created. Raises :class:`TopicLayoutError`
+    when an existing events.valid has another partition count than the settings."""
     admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        if settings.topic_valid in existing:
+            found = await _partition_count(admin, settings.topic_valid)
+            if found != settings.topic_partitions:
+                raise TopicLayoutError(
+                    f"topic {settings.topic_valid} has {found} partitions but "
+                    f"CROSSREC_TOPIC_PARTITIONS is {settings.topic_partitions}: set it to "
+                    f"{found} (catalogue and erasure copies must reach every partition)"
+                )
         missing = [t for t in topic_names(settings) if t not in existing]
         if missing:
             new = [NewTopic(t, settings.topic_partitions, replication) for t in missing]
@@ -44,6 +60,13 @@ async def ensure_topics(settings: Settings, replication: int = 1) -> list[str]:
         return missing
     finally:
         await admin.close()
+
+
+async def _partition_count(admin: AIOKafkaAdminClient, topic: str) -> int:
+    for described in await admin.describe_topics([topic]):
+        if described.get("topic") == topic:
+            return len(described.get("partitions") or ())
+    return 0
 
 
 def ensure_topics_sync(settings: Settings) -> list[str]:

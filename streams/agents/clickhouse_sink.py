@@ -21,7 +21,7 @@ from typing import Any
 from schemas import Forget, InvalidEvent, decode_event, decode_recommendation
 from streams.agents import recommend
 from streams.app import app, events_valid, recommendations, settings
-from streams.headers import TRIGGER_HEADER
+from streams.headers import COPY_HEADER, TRIGGER_HEADER
 from streams.metrics import FORGET_SECONDS
 from streams.sinks.clickhouse_writer import ClickHouseWriter, finish_despite_cancel
 from streams.sinks.erasures import (
@@ -50,19 +50,21 @@ erasures = RecentErasures(second_pass_after_s=max(5.0, 4 * settings.sink_batch_s
 """Recent forgets: late recommendations for them are dropped, and erased a second time."""
 
 
-def _take(stream: Any) -> Any:
-    return stream.take(settings.sink_batch_rows, within=settings.sink_batch_seconds)
+def _take_events(stream: Any) -> Any:
+    return stream.take_events(settings.sink_batch_rows, within=settings.sink_batch_seconds)
 
 
 @app.agent(events_valid)
 async def sink_events(stream: Any) -> AsyncIterator[int]:
-    async for batch in _take(stream):
+    async for batch in _take_events(stream):
         now = datetime.now(UTC)
         rows: list[list[Any]] = []
         forgotten: list[tuple[str, float]] = []
-        for raw in batch:
+        for message in batch:
+            if COPY_HEADER in dict(message.headers or {}):
+                continue  # a copy of an event written from partition 0 (see COPY_HEADER)
             try:
-                event = decode_event(raw).event
+                event = decode_event(message.value or b"").event
             except InvalidEvent as exc:
                 # Only ingestion writes events.valid: a foreign producer did this. Say so.
                 log.error("events.valid holds a message that breaks the contract: %s", exc)
@@ -104,9 +106,7 @@ def restore_erasures(client: Any) -> int:
 
 @app.agent(recommendations)
 async def sink_recommendations(stream: Any) -> AsyncIterator[int]:
-    async for batch in stream.take_events(
-        settings.sink_batch_rows, within=settings.sink_batch_seconds
-    ):
+    async for batch in _take_events(stream):
         rows = []
         for event in batch:
             try:

@@ -1,7 +1,10 @@
 """events.in → events.valid (pseudonymous, keyed by user) or events.dlq (bytes + reason).
 
-The agent never raises on input: every message becomes exactly one output message, valid or
-dead-lettered, and it yields the outcome so tests can read ``agent.results``.
+The agent never raises on input: every message becomes exactly one outcome, valid or
+dead-lettered, and it yields the outcome so tests can read ``agent.results``. A valid event is
+one message on events.valid, except catalogue upserts and erasures: every worker needs those,
+so a marked copy of each also goes to every partition (see
+:attr:`streams.ingest.Accepted.to_every_partition`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from streams.app import app, dead_letters, events_in, events_valid, settings
 from streams.dead_letter_size import fit
 from streams.dedupe import RecentIds
-from streams.headers import TRACE_HEADER
+from streams.headers import COPY_HEADER, TRACE_HEADER
 from streams.ingest import Accepted, Ingestor, Rejected
 from streams.metrics import DEAD_LETTERS, EVENTS_IN, EVENTS_VALID, PII_STRIPPED, STAGE_SECONDS
 from streams.outbox import Outbox, TopicOutbox
@@ -44,6 +47,15 @@ def _trace(headers: Any) -> list[tuple[str, bytes]] | None:
     return kept or None
 
 
+async def _send_everywhere(outcome: Accepted, trace: list[tuple[str, bytes]] | None) -> None:
+    """The event where its key sends it, then a marked copy on every partition of
+    events.valid (see :attr:`Accepted.to_every_partition`)."""
+    await outbox.send(events_valid, outcome.key, outcome.value, trace)
+    copy = [*(trace or []), (COPY_HEADER, b"1")]
+    for partition in range(events_valid.partitions or 1):
+        await outbox.send(events_valid, outcome.key, outcome.value, copy, partition)
+
+
 @app.agent(events_in)
 async def ingest(stream: Any) -> AsyncIterator[Accepted | Rejected]:
     async for event in stream.events():
@@ -55,7 +67,11 @@ async def ingest(stream: Any) -> AsyncIterator[Accepted | Rejected]:
             EVENTS_VALID.labels(event_type=outcome.event.EVENT_TYPE).inc()
             for field in outcome.stripped_pii:
                 PII_STRIPPED.labels(field=field).inc()
-            await outbox.send(events_valid, outcome.key, outcome.value, _trace(event.headers))
+            trace = _trace(event.headers)
+            if outcome.to_every_partition:
+                await _send_everywhere(outcome, trace)
+            else:
+                await outbox.send(events_valid, outcome.key, outcome.value, trace)
         else:
             DEAD_LETTERS.labels(code=outcome.code).inc()
             log.info("dead-lettered a message: %s", outcome.code)

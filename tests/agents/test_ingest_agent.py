@@ -10,6 +10,7 @@ from streams.agents import ingest as ingest_module
 from streams.agents.ingest import ingest
 from streams.app import settings
 from streams.dead_letter_size import BUDGET_BYTES, size
+from streams.headers import COPY_HEADER
 from streams.ingest import Accepted, Rejected
 from streams.kafka_config import PRODUCER_MAX_REQUEST_BYTES
 from streams.outbox import RecordingOutbox
@@ -77,3 +78,46 @@ async def test_a_dead_letter_always_fits_what_the_producer_may_send(
     found = dict(headers or [])
     assert found["error_code"] == b"too_large"
     assert found["truncated"] == f"key=6 value={len(huge)}".encode()
+
+
+async def test_catalogue_upserts_and_erasures_reach_every_partition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every worker needs the whole catalogue and every erasure, whichever partitions of
+    events.valid it owns: the event goes where its key sends it, plus a marked copy on every
+    partition (the sink writes only the unmarked one)."""
+    outbox = RecordingOutbox()
+    monkeypatch.setattr(ingest_module, "outbox", outbox)
+    item = orjson.dumps(
+        {
+            "event_id": "agent-item", "event_type": "item", "ts": "2026-11-29T10:00:00Z",
+            "schema_version": 1, "item_id": "course-0001", "domain": "course",
+            "partner_id": None, "title": "Knife skills", "tags": ["cooking"], "price": 9.5,
+            "active": True,
+        }
+    )  # fmt: skip
+    forget = orjson.dumps(
+        {
+            "event_id": "agent-forget", "event_type": "forget", "ts": "2026-11-29T10:00:01Z",
+            "schema_version": 1, "user_id": "user-7",
+        }
+    )  # fmt: skip
+    async with ingest.test_context() as agent:
+        await agent.put(key=b"item", value=item)
+        await agent.put(key=b"user-7", value=forget)
+        await agent.put(key=b"user-7", value=_click("agent-e2"))
+        outcomes = [agent.results[i] for i in range(3)]
+
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    valid = outbox.sent[settings.topic_valid]
+    partitions = outbox.partitions[settings.topic_valid]
+    n = settings.topic_partitions
+    assert len(valid) == 2 * (1 + n) + 1
+    for first, outcome in ((0, outcomes[0]), (1 + n, outcomes[1])):
+        assert isinstance(outcome, Accepted)
+        sent = valid[first : first + 1 + n]
+        assert {(key, value) for key, value, _ in sent} == {(outcome.key, outcome.value)}
+        assert partitions[first : first + 1 + n] == [None, *range(n)]
+        copies = [COPY_HEADER in dict(headers or []) for _, _, headers in sent]
+        assert copies == [False] + [True] * n
+    assert partitions[-1] is None and COPY_HEADER not in dict(valid[-1][2] or [])

@@ -33,6 +33,7 @@ from simulator.ledger import Ledger, recount
 from simulator.payload import Emitted, encode_all
 from simulator.traffic import Traffic
 from simulator.world import World
+from streams.headers import COPY_HEADER
 from streams.local.clickhouse import LocalClickHouse
 
 T = TypeVar("T")
@@ -117,6 +118,12 @@ async def produce_all(
 
 
 # ---------------------------------------------------------------------------- Kafka
+def originals(records: list[Record]) -> list[Record]:
+    """``records`` without the copies ingestion adds to every partition of events.valid
+    (catalogue upserts and erasures; see :data:`streams.headers.COPY_HEADER`)."""
+    return [r for r in records if COPY_HEADER not in dict(r.headers)]
+
+
 async def read_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Record]:
     """Every record of ``topic`` from the beginning up to its end offsets of *now*."""
     consumer = AIOKafkaConsumer(

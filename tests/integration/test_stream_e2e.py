@@ -30,6 +30,7 @@ from schemas import (
 from simulator.payload import encode_all
 from simulator.traffic import Traffic
 from simulator.world import World
+from streams.headers import COPY_HEADER
 from streams.local.clickhouse import LocalClickHouse
 from streams.local.kafka import LocalKafka
 from tests.integration.clickhouse_io import wait_for_rows
@@ -79,7 +80,12 @@ async def test_simulated_traffic_yields_cross_domain_recommendations(
 
     with running_worker(env, tmp_path / "worker.log"):
         await produce(kafka.bootstrap, env["CROSSREC_TOPIC_IN"], messages)
-        valid = await consume(kafka.bootstrap, env["CROSSREC_TOPIC_VALID"], len(messages))
+        # Catalogue upserts and erasures are also copied to every partition.
+        copied = sum(isinstance(e, ItemUpsert | Forget) for e in [*events, *scripted])
+        partitions = int(env["CROSSREC_TOPIC_PARTITIONS"])
+        valid = await consume(
+            kafka.bootstrap, env["CROSSREC_TOPIC_VALID"], len(messages) + copied * partitions
+        )
         recs_raw = await _until_sources(
             kafka.bootstrap, env["CROSSREC_TOPIC_RECOMMENDATIONS"],
             {"e2e-purchase", "e2e-order", "e2e-optout-click"},
@@ -110,7 +116,9 @@ async def test_simulated_traffic_yields_cross_domain_recommendations(
         erased_after = time.monotonic() - started
         after = await _rows_of(clickhouse, unique, cook)
     log = (tmp_path / "worker.log").read_text()[-3000:]
-    assert len(valid) == len(messages), log
+    copies = [r for r in valid if COPY_HEADER in dict(r.headers)]
+    assert len(valid) - len(copies) == len(messages), log
+    assert len(copies) == copied * partitions, log
 
     recs = [decode_recommendation(r) for r in recs_raw]
     by_source = {r.source_event_id: r for r in recs}

@@ -50,6 +50,16 @@ def _events(n: int, seed: int = 3) -> list[Event]:
     return out
 
 
+def _warm_full_ranker() -> tuple[RecommendationService, FullRanker, str]:
+    """A service whose one full ranker has learnt some traffic, and a user it never saw."""
+    service = _service(spec="t:full=1")
+    model = service.models["full"]
+    assert isinstance(model, FullRanker)
+    for e in _events(400):
+        service.handle(e)
+    return service, model, pseudonymise(b"k", "someone-new")
+
+
 def test_triggers_get_recommendations_of_known_active_items() -> None:
     service = _service()
     events = _events(3_000)
@@ -121,12 +131,7 @@ def test_click_bursts_are_debounced_but_purchases_are_not() -> None:
 
 
 def test_opted_out_user_trains_nothing_and_forget_erases() -> None:
-    service = _service(spec="t:full=1")
-    model = service.models["full"]
-    assert isinstance(model, FullRanker)
-    for e in _events(400):
-        service.handle(e)
-    user = pseudonymise(b"k", "someone-new")
+    service, model, user = _warm_full_ranker()
     service.handle(Consent(event_id="c", ts=FIXED_NOW, user_id=user, personalisation=False))
     some_item = next(iter(service.catalogue))
     order = PartnerOrder(
@@ -143,6 +148,34 @@ def test_opted_out_user_trains_nothing_and_forget_erases() -> None:
     service.handle(Forget(event_id="f", ts=FIXED_NOW, user_id=user))
     assert not model.knows_user(user)
     assert user not in service.last_served
+
+
+def test_every_copy_of_an_erasure_applies_and_a_stale_catalogue_copy_changes_nothing() -> None:
+    """Ingestion copies erasures and catalogue upserts to every partition. A worker may get
+    an erasure's copy from another partition before the user's earlier events on their own
+    partition: the copy behind them there must erase again. A late copy of an old upsert
+    (its event id already applied) must not undo a newer one."""
+    service, model, user = _warm_full_ranker()
+    item = next(iter(service.catalogue))
+    order = PartnerOrder(
+        event_id="o", ts=FIXED_NOW, user_id=user, partner_id="p", domain="fresh_food",
+        item_ids=(item,), amount=5.0, currency="EUR",
+    )  # fmt: skip
+    forget = Forget(event_id="f", ts=FIXED_NOW, user_id=user)
+    service.handle(forget)  # the copy from another partition, first
+    service.handle(order)  # the user's earlier event on their own partition
+    assert model.knows_user(user)
+    service.handle(forget)  # the copy on the user's partition, behind the order
+    assert not model.knows_user(user)
+
+    old = ItemUpsert(
+        event_id="up-1", ts=FIXED_NOW, item_id="item-copied", domain="course",
+        partner_id=None, title="Old title", tags=("old",), price=10.0, active=True,
+    )  # fmt: skip
+    new = dataclasses.replace(old, event_id="up-2", title="New title", price=12.0)
+    for upsert in (old, new, old, new):  # first copies, then the copies on a later partition
+        service.handle(upsert)
+    assert service.catalogue["item-copied"].price == 12.0
 
 
 def test_impressions_of_our_lists_train_ctr_and_feed_online_metrics() -> None:
