@@ -3,7 +3,9 @@
 For every output message it keeps the broker timestamp (CreateTime, set by the producing
 process when it sent the message: the worker's or the bare loop's clock of "processed") and,
 when the message carries the trace header, ``receipt - produced_at`` in ns, with the receipt
-taken by ``time.time_ns()`` right after the fetch returned.
+taken by ``time.time_ns()`` right after the fetch returned. Copies (``events.valid`` carries a
+marked copy of each catalogue upsert and erasure on every partition, see
+:data:`~streams.headers.COPY_HEADER`) are not counted: one event, one output.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.headers import TRACE_HEADER
+from streams.headers import COPY_HEADER, TRACE_HEADER
 
 
 @dataclass
@@ -55,6 +57,15 @@ def trace_ns(headers: Any) -> int | None:
     return None
 
 
+def is_copy(headers: Any) -> bool:
+    """Whether a message is one of ingestion's copies (the event itself is counted).
+
+    >>> is_copy([("crossrec_copy", b"1")]), is_copy([("produced_at_ns", b"1")]), is_copy(None)
+    (True, False, False)
+    """
+    return any(key == COPY_HEADER for key, _ in headers or ())
+
+
 class OutputCollector:
     """Consume ``start`` offsets onwards of some topics in the background, until stopped."""
 
@@ -84,6 +95,8 @@ class OutputCollector:
             for tp, messages in batch.items():
                 record = self.records[tp.topic]
                 for msg in messages:
+                    if is_copy(msg.headers):
+                        continue
                     sent = trace_ns(msg.headers)
                     record.add(msg.timestamp, None if sent is None else received - sent)
 

@@ -5,7 +5,13 @@ The lead's CLI calls :func:`configure_parser` on the ``bench`` sub-parser and :f
 Progress goes to stderr, a table to stdout, and the LAST stdout line is one JSON object with
 every figure and the machine, so scripts can ``tail -n 1``. Report version 2 added
 ``faust_floor`` (same shape as ``bare``, ``null`` with ``--no-faust-floor``), the
-``*_vs_faust_floor`` ratios and the summary's ``faust_floor``.
+``*_vs_faust_floor`` ratios and the summary's ``faust_floor``. Report version 3 adds
+``--workers``: one crossrec run per catalogue size *and* worker count, each run with
+``n_workers`` and ``workers`` (one ``{stopped_cleanly, log, log_problems[, log_tail]}`` per
+worker process; ``worker`` stays, as the only worker, on one-worker runs), ``n_workers`` and
+``max_rate_vs_one_worker`` in every ``ratios`` entry, and ``n_workers``, ``pipeline`` (the
+table's label, e.g. ``crossrec 10,000 items (2 workers)``) and ``max_rate_vs_one_worker`` in
+every ``summary.crossrec`` entry.
 
 Without ``--bootstrap``/``--clickhouse-url`` the benchmark starts its own Kafka and ClickHouse
 on free ports in a temporary directory and stops them at the end, also on Ctrl-C or error.
@@ -32,7 +38,7 @@ from streams.bench.services import bench_services
 from streams.local.process import ServiceError, stop_on_sigterm
 from streams.settings import Settings
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 FULL: dict[str, Any] = {
     "items": "10000,100000",
@@ -40,6 +46,7 @@ FULL: dict[str, Any] = {
     "events": 50_000,
     "rates": "1000,2000",
     "duration": 30.0,
+    "workers": "1",
 }
 QUICK: dict[str, Any] = {
     "items": "300",
@@ -47,6 +54,7 @@ QUICK: dict[str, Any] = {
     "events": 1_000,
     "rates": "100,200",
     "duration": 2.0,
+    "workers": "1",
 }
 
 
@@ -82,6 +90,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--duration", type=float, default=None, help=f"seconds per fixed rate ({FULL['duration']})"
+    )
+    parser.add_argument(
+        "--workers",
+        default=None,
+        help="worker processes per crossrec run, comma separated: one run per count and "
+        f"catalogue size, the workers of a run in one consumer group ({FULL['workers']})",
     )
     parser.add_argument(
         "--quick",
@@ -130,13 +144,21 @@ def _config(args: argparse.Namespace, settings: Settings) -> BenchConfig:
         value = getattr(args, name)
         return profile[name] if value is None else value
 
+    partitions = args.partitions or settings.topic_partitions
+    workers = _numbers(str(pick("workers")), int)
+    if max(workers) > partitions:
+        raise argparse.ArgumentTypeError(
+            f"{max(workers)} workers but {partitions} partitions per topic: workers beyond the "
+            "partition count get nothing to do (raise --partitions)"
+        )
     return BenchConfig(
         items=_numbers(str(pick("items")), int),
         users=int(pick("users")),
         drain_events=int(pick("events")),
         rates=_numbers(str(pick("rates")), float),
         duration_s=float(pick("duration")),
-        partitions=args.partitions or settings.topic_partitions,
+        partitions=partitions,
+        workers=tuple(workers),
         drain_timeout=args.drain_timeout,
         seed=args.seed,
         worker_loglevel=args.worker_loglevel,

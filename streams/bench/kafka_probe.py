@@ -4,6 +4,10 @@ Lag is ``end offset - committed offset`` of a consumer group, summed over the pa
 topics it reads. Faust's consumer group id equals the app id. A group commits periodically
 (Faust every 2.8 s by default), so "lag reached zero" is an upper bound on when processing
 ended; the benchmark uses output timestamps for the precise figure and lag for completion.
+
+Several workers in one group rebalance as each joins; :meth:`KafkaProbe.wait_group_stable`
+waits, before anything is measured, until the broker says all of them are members of a settled
+group, so no phase measures a group that is still forming.
 """
 
 from __future__ import annotations
@@ -90,6 +94,53 @@ class KafkaProbe:
             done = meta.offset if meta is not None and meta.offset >= 0 else 0
             total += max(0, end - done)
         return total
+
+    async def group_state(self, group_id: str) -> tuple[str, int] | None:
+        """The group's state (``"Stable"``, ``"PreparingRebalance"``, ...) and member count.
+
+        ``None`` when the broker cannot say right now (a retriable error).
+        """
+        try:
+            [response] = await self._admin.describe_consumer_groups([group_id])
+        except KafkaError:
+            return None
+        groups = response.to_object()["groups"]
+        if len(groups) != 1 or groups[0]["error_code"]:
+            return None
+        return str(groups[0]["state"]), len(groups[0]["members"])
+
+    async def wait_group_stable(
+        self,
+        group_id: str,
+        members: int,
+        timeout: float,
+        alive: Callable[[], bool] = lambda: True,
+        poll_s: float = 0.25,
+    ) -> None:
+        """Wait until the group is ``Stable`` with exactly ``members`` members twice in a row.
+
+        Twice, because a member that joins right after a rebalance settles starts another one.
+        Raises :class:`BenchError` when a process behind the group died (``alive`` returns
+        False) or ``timeout`` passed first; the message gives the last state seen.
+        """
+        deadline = time.monotonic() + timeout
+        seen: tuple[str, int] | None = None
+        settled_once = False
+        while time.monotonic() < deadline:
+            if not alive():
+                raise BenchError(f"a process of consumer group {group_id!r} exited")
+            seen = await self.group_state(group_id)
+            if seen == ("Stable", members):
+                if settled_once:
+                    return
+                settled_once = True
+            else:
+                settled_once = False
+            await asyncio.sleep(poll_s)
+        raise BenchError(
+            f"consumer group {group_id!r} did not settle with {members} members in "
+            f"{timeout:.0f} s (last seen: {seen or 'no answer'})"
+        )
 
     async def wait_drained(
         self,

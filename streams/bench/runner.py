@@ -1,10 +1,12 @@
-"""The order of work: workload, bare loop, Faust floor, then a worker per catalogue size.
+"""The order of work: workload, bare loop, Faust floor, then crossrec runs per catalogue size.
 
-Each worker gets its own topics, consumer group (= Faust app id) and ClickHouse database, so
-runs never see each other's data. Per worker: load the catalogue and wait until it is fully
-processed (so the measurement starts with the catalogue in the model), drain a batch at full
-speed, then run each fixed rate. Every child process is registered in :attr:`Bench.children`
-so the command can stop it even when the event loop is gone (Ctrl-C).
+For each catalogue size, one crossrec run per worker count (``--workers``): that many worker
+processes in one consumer group. Each run gets its own topics, consumer group (= Faust app id)
+and ClickHouse database, so runs never see each other's data. Per run: wait until every worker
+is in the settled group, load the catalogue and wait until it is fully processed (so the
+measurement starts with the catalogue in the model and the group complete), drain a batch at
+full speed, then run each fixed rate. Every child process is registered in
+:attr:`Bench.children` so the command can stop it even when the event loop is gone (Ctrl-C).
 
 The bare loop and the Faust floor are both *forwarders* (bytes in, same bytes out, one output
 topic), run once per benchmark on the first workload by the same method with a different
@@ -29,9 +31,14 @@ from streams.bench.processes import (
     Subprocess,
     bare_process,
     faust_floor_process,
+    run_isolation,
+    stop_all,
     worker_env,
+    worker_name,
+    worker_ports,
     worker_process,
 )
+from streams.bench.report import pipeline_label
 from streams.bench.services import Endpoints
 from streams.bench.workload import Workload, build_workload
 from streams.kafka_config import aiokafka_options
@@ -48,6 +55,7 @@ class BenchConfig:
     partitions: int
     drain_timeout: float
     seed: int = 0
+    workers: tuple[int, ...] = (1,)  # worker processes per crossrec run, one run per count
     worker_loglevel: str = "warning"
     faust_floor: bool = True
 
@@ -97,7 +105,8 @@ class Bench:
                     self.bare = await self._bare(probe, workload)
                 if self.config.faust_floor and self.faust_floor is None:
                     self.faust_floor = await self._faust_floor(probe, workload)
-                self.runs.append(await self._ours(probe, workload))
+                for n_workers in self.config.workers:
+                    self.runs.append(await self._ours(probe, workload, n_workers))
             return {"bare": self.bare, "faust_floor": self.faust_floor, "runs": self.runs}
         finally:
             await probe.stop()
@@ -179,32 +188,22 @@ class Bench:
             child.stop()
             if not self.endpoints.own_kafka:
                 await probe.delete_topics([topic_in, topic_out])
-        result.update(
-            process={
-                "stopped_cleanly": child.stopped_cleanly,
-                "log": str(child.log_path),
-                "log_problems": child.problems(),
-            }
-        )
-        if result["error"]:
-            result["process"]["log_tail"] = child.tail()
+        result["process"] = _process_report(child, bool(result["error"]))
         return result
 
-    async def _ours(self, probe: KafkaProbe, workload: Workload) -> dict[str, Any]:
+    async def _ours(self, probe: KafkaProbe, workload: Workload, n_workers: int) -> dict[str, Any]:
+        """One crossrec run: ``n_workers`` worker processes in one consumer group."""
         cfg = self.config
-        iso = Isolation(f"{self.run_id}_{workload.items}", cfg.partitions)
-        label = f"crossrec {workload.items:,} items"
+        iso = run_isolation(self.run_id, workload.items, n_workers, cfg.partitions)
+        label = pipeline_label(workload.items, n_workers)
         await probe.create_topics(iso.topics(), cfg.partitions)
-        env = worker_env(
-            dict(os.environ),
-            iso,
-            self.endpoints.bootstrap,
-            self.endpoints.clickhouse_url,
-            self.workdir / f"worker-{workload.items}",
-        )
-        child = worker_process(
-            env, self.workdir / f"worker-{workload.items}.log", cfg.worker_loglevel
-        )
+        children = self._workers(iso, workload.items, n_workers)
+
+        def all_alive() -> bool:
+            # The pipeline is up only while every worker is: a dead one leaves its partitions
+            # to the others after a rebalance, which is not the run we set out to measure.
+            return all(child.alive() for child in children)
+
         pipeline = Pipeline(
             name="crossrec",
             input_topic=iso.topic_in,
@@ -217,41 +216,84 @@ class Bench:
             },
             processed_stage="valid",
             latency_stages=("recommendations", "valid"),
-            alive=child.alive,
+            alive=all_alive,
         )
-        self.children.append(child)
-        child.start()
-        result: dict[str, Any] = {"items": workload.items, "app_id": iso.app_id}
+        self.children.extend(children)
+        for child in children:
+            child.start()
+        result: dict[str, Any] = {
+            "items": workload.items,
+            "n_workers": n_workers,
+            "app_id": iso.app_id,
+        }
         try:
-            self.progress(f"{label}: loading the catalogue ({len(workload.catalogue):,} items) ...")
-            try:
-                # A big catalogue takes minutes to load: allow 200 items/s on top.
-                catalogue_timeout = cfg.drain_timeout + len(workload.catalogue) / 200
-                result["catalogue"] = await drain_phase(
-                    probe, pipeline, workload.catalogue, catalogue_timeout
-                )
-            except BenchError as exc:
-                result.update(catalogue=None, max_rate=None, fixed=[], error=str(exc))
-            else:
-                self.progress(f"{label}: catalogue loaded at {_rate(result['catalogue'])}")
-                if not result["catalogue"]["drained"]:
-                    result.update(max_rate=None, fixed=[], error="catalogue not processed in time")
-                else:
-                    result.update(await self._phases(probe, pipeline, workload, label))
+            result.update(
+                await self._catalogue_then_phases(probe, pipeline, workload, n_workers, label)
+            )
         finally:
-            self.progress(f"{label}: stopping the worker (SIGTERM) ...")
-            child.stop()
+            self.progress(f"{label}: stopping {_workers_text(n_workers)} (SIGTERM) ...")
+            stop_all(children)
             await self._clean_up(probe, iso)
         recs = (result.get("max_rate") or {}).get("outputs", {}).get("recommendations", 0)
         result["measured_output"] = "recommendations" if recs else "events.valid"
-        result["worker"] = {
-            "stopped_cleanly": child.stopped_cleanly,
-            "log": str(child.log_path),
-            "log_problems": child.problems(),
-        }
-        if result.get("error"):
-            result["worker"]["log_tail"] = child.tail()
+        failed = bool(result.get("error"))
+        result["workers"] = [_process_report(child, failed) for child in children]
+        if n_workers == 1:
+            result["worker"] = result["workers"][0]  # report version 2's key, for its readers
         return result
+
+    def _workers(self, iso: Isolation, items: int, n_workers: int) -> list[Subprocess]:
+        """``n_workers`` worker processes sharing ``iso``; own ports, data dir and log each."""
+        children: list[Subprocess] = []
+        taken: list[int] = []
+        for index in range(1, n_workers + 1):
+            name = worker_name(items, n_workers, index)
+            env = worker_env(
+                dict(os.environ),
+                iso,
+                self.endpoints.bootstrap,
+                self.endpoints.clickhouse_url,
+                self.workdir / name,
+                avoid_ports=taken,
+            )
+            taken += worker_ports(env)
+            log = self.workdir / f"{name}.log"
+            children.append(worker_process(env, log, self.config.worker_loglevel, name))
+        return children
+
+    async def _catalogue_then_phases(
+        self,
+        probe: KafkaProbe,
+        pipeline: Pipeline,
+        workload: Workload,
+        n_workers: int,
+        label: str,
+    ) -> dict[str, Any]:
+        """Wait for the whole group, load the catalogue until processed, then measure."""
+        cfg = self.config
+        failed: dict[str, Any] = {"catalogue": None, "max_rate": None, "fixed": []}
+        try:
+            self.progress(f"{label}: waiting for {_workers_text(n_workers)} to join the group ...")
+            # Every worker must be in the settled group before the catalogue goes in: else the
+            # first one could process it alone, and the rebalance as the others join would
+            # fall into the max-rate phase.
+            await probe.wait_group_stable(
+                pipeline.group_id, n_workers, cfg.drain_timeout, pipeline.alive
+            )
+            self.progress(f"{label}: loading the catalogue ({len(workload.catalogue):,} items) ...")
+            # A warm-up, not a figure. Each upsert is also copied to every partition of
+            # events.valid (so every worker knows the whole catalogue): the workers consume
+            # the copies too, the collector does not count them. A big catalogue takes
+            # minutes to load: allow 200 copies/s on top (a bound, not a wait).
+            copies = len(workload.catalogue) * cfg.partitions
+            catalogue_timeout = cfg.drain_timeout + copies / 200
+            catalogue = await drain_phase(probe, pipeline, workload.catalogue, catalogue_timeout)
+        except BenchError as exc:
+            return {**failed, "error": str(exc)}
+        self.progress(f"{label}: catalogue loaded at {_rate(catalogue)} on events.valid")
+        if not catalogue["drained"]:
+            return {**failed, "catalogue": catalogue, "error": "catalogue not processed in time"}
+        return {"catalogue": catalogue, **await self._phases(probe, pipeline, workload, label)}
 
     async def _clean_up(self, probe: KafkaProbe, iso: Isolation) -> None:
         """Leave shared servers as we found them; our own servers vanish with the temp dir."""
@@ -272,8 +314,23 @@ class Bench:
                     client.close()
 
     def stop_children(self) -> None:
-        for child in self.children:
-            child.stop()
+        stop_all(self.children)
+
+
+def _process_report(child: Subprocess, failed: bool) -> dict[str, Any]:
+    """How a child ended and where its log is; the log's tail too when the run failed."""
+    report: dict[str, Any] = {
+        "stopped_cleanly": child.stopped_cleanly,
+        "log": str(child.log_path),
+        "log_problems": child.problems(),
+    }
+    if failed:
+        report["log_tail"] = child.tail()
+    return report
+
+
+def _workers_text(n_workers: int) -> str:
+    return "the worker" if n_workers == 1 else f"the {n_workers} workers"
 
 
 def _rate(figures: dict[str, Any] | None) -> str:

@@ -1,9 +1,10 @@
 """``crossrec bench --quick`` end to end against the session's real Kafka and ClickHouse.
 
-A smoke test of the harness, not a timed test: it checks that the three pipelines (the real
-worker, the bare loop and the Faust floor) were measured — positive throughput, latency samples
-whose percentiles are ordered — and that the report's last stdout line is the JSON document
-scripts rely on.
+A smoke test of the harness, not a timed test: it checks that the pipelines (the real worker
+alone and as two workers in one consumer group, the bare loop and the Faust floor) were
+measured — positive throughput, latency samples whose percentiles are ordered — and that the
+report's last stdout line is the JSON document scripts rely on. The two-worker run adds about
+20 s.
 """
 
 from __future__ import annotations
@@ -31,22 +32,22 @@ def _check_latency(name: str, latency_ms: dict[str, Any]) -> None:
         assert 0 <= figures["p50"] <= figures["p95"] <= figures["p99"], (name, rate, figures)
 
 
-def test_quick_bench_measures_worker_bare_loop_and_faust_floor(
+def test_quick_bench_measures_one_and_two_workers_bare_loop_and_faust_floor(
     kafka: LocalKafka, clickhouse: LocalClickHouse, tmp_path: Path
 ) -> None:
     report_file = tmp_path / "bench.json"
     cmd = [
-        sys.executable, "-m", "streams.bench", "--quick",
+        sys.executable, "-m", "streams.bench", "--quick", "--workers", "1,2",
         "--bootstrap", kafka.bootstrap, "--clickhouse-url", clickhouse.url,
         "--workdir", str(tmp_path / "work"), "--output", str(report_file),
     ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
 
     last_line = done.stdout.strip().splitlines()[-1]
     report = json.loads(last_line)
     assert report == json.loads(report_file.read_text())
-    assert report["report_version"] == 2
+    assert report["report_version"] == 3
     assert report["machine"]["cpu_count"] >= 1
     assert report["services"] == {
         "bootstrap": kafka.bootstrap,
@@ -66,16 +67,25 @@ def test_quick_bench_measures_worker_bare_loop_and_faust_floor(
     _check_latency("faust floor", summary["faust_floor"]["latency_ms"])
     floor_rows = [line for line in done.stdout.splitlines() if line.startswith("  faust floor")]
     assert len(floor_rows) == 1 + len(summary["faust_floor"]["latency_ms"]), done.stdout
-    [ours] = summary["crossrec"]
-    assert ours["error"] is None, report["runs"][0].get("worker")
-    assert ours["max_events_per_s"] > 0
-    assert ours["max_rate_vs_bare"] > 0
-    assert ours["max_rate_vs_faust_floor"] > 0
-    _check_latency("crossrec", ours["latency_ms"])
-
-    run = report["runs"][0]
-    assert run["worker"]["stopped_cleanly"] is True, run["worker"]
-    assert run["max_rate"]["processed"] == run["max_rate"]["produced"], run["max_rate"]
+    assert [(e["items"], e["n_workers"]) for e in summary["crossrec"]] == [(300, 1), (300, 2)]
+    for ours, run in zip(summary["crossrec"], report["runs"], strict=True):
+        name = ours["pipeline"]
+        assert ours["error"] is None, (name, run["workers"])
+        assert ours["max_events_per_s"] > 0, name
+        assert ours["max_rate_vs_bare"] > 0, name
+        assert ours["max_rate_vs_faust_floor"] > 0, name
+        assert ours["max_rate_vs_one_worker"] > 0, name
+        _check_latency(name, ours["latency_ms"])
+        assert len(run["workers"]) == run["n_workers"], name
+        assert all(w["stopped_cleanly"] is True for w in run["workers"]), (name, run["workers"])
+        assert len({w["log"] for w in run["workers"]}) == run["n_workers"], name
+        assert run["max_rate"]["processed"] == run["max_rate"]["produced"], (name, run["max_rate"])
+    one, two = report["runs"]
+    assert one["worker"] == one["workers"][0]  # report version 2's key stays for one worker
+    assert one["app_id"] != two["app_id"]
+    two_rows = [line for line in done.stdout.splitlines() if line.startswith(f"  {name}")]
+    assert name == "crossrec 300 items (2 workers)"
+    assert len(two_rows) == 1 + len(summary["crossrec"][1]["latency_ms"]), done.stdout
 
 
 def test_sigterm_stops_the_servers_the_bench_started(tmp_path: Path) -> None:

@@ -9,10 +9,21 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from streams.bench.collector import TopicRecord
 from streams.bench.command import _config, configure_parser
 from streams.bench.phases import Observation, Pipeline, latency, throughput
-from streams.bench.report import faust_floor_vs_bare, notes_for, ratios, render_table, summary
+from streams.bench.report import (
+    faust_floor_vs_bare,
+    notes_for,
+    pipeline_label,
+    ratios,
+    render_table,
+    summary,
+)
 from streams.settings import Settings
 
 RATES = (100.0, 200.0)
@@ -56,9 +67,26 @@ def _figures(pipeline: Pipeline, events_per_s: float, latency_ms: float) -> dict
     return {"max_rate": drain, "fixed": fixed, "error": None}
 
 
-def _report(with_floor: bool = True) -> dict[str, Any]:
-    run = {"items": 300, **_figures(_worker(), 800.0, 40.0), "measured_output": "recommendations"}
-    run["worker"] = {"stopped_cleanly": True, "log": "w.log", "log_problems": []}
+def _run(n_workers: int, events_per_s: float, latency_ms: float) -> dict[str, Any]:
+    """A crossrec run as :meth:`Bench._ours` stores it, with ``n_workers`` worker processes."""
+    run = {
+        "items": 300,
+        "n_workers": n_workers,
+        **_figures(_worker(), events_per_s, latency_ms),
+        "measured_output": "recommendations",
+    }
+    run["workers"] = [
+        {"stopped_cleanly": True, "log": f"w{i}.log", "log_problems": []}
+        for i in range(1, n_workers + 1)
+    ]
+    if n_workers == 1:
+        run["worker"] = run["workers"][0]
+    return run
+
+
+def _report(with_floor: bool = True, two_workers: bool = False) -> dict[str, Any]:
+    """One run with one worker; ``two_workers`` adds a faster run with two, same catalogue."""
+    runs = [_run(1, 800.0, 40.0)] + ([_run(2, 1_400.0, 30.0)] if two_workers else [])
     report: dict[str, Any] = {
         "machine": {
             "cpu_count": 2,
@@ -69,7 +97,7 @@ def _report(with_floor: bool = True) -> dict[str, Any]:
         },
         "bare": _figures(_forwarder("bare"), 12_000.0, 5.0),
         "faust_floor": _figures(_forwarder("faust_floor"), 4_000.0, 10.0) if with_floor else None,
-        "runs": [run],
+        "runs": runs,
     }
     report["ratios"] = ratios(report["bare"], report["runs"], report["faust_floor"])
     report["notes"] = notes_for(report)
@@ -167,3 +195,110 @@ def test_the_faust_floor_runs_unless_switched_off() -> None:
     settings = Settings.from_env({})
     assert _config(_parsed("--quick"), settings).faust_floor is True
     assert _config(_parsed("--quick", "--no-faust-floor"), settings).faust_floor is False
+
+
+def test_the_workers_option_defaults_to_one_worker_and_takes_a_list() -> None:
+    settings = Settings.from_env({})
+    assert _config(_parsed(), settings).workers == (1,)
+    assert _config(_parsed("--quick"), settings).workers == (1,)
+    assert _config(_parsed("--quick", "--workers", "1,2"), settings).workers == (1, 2)
+    assert _config(_parsed("--workers", " 2 ,1"), settings).workers == (2, 1)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=4), min_size=1, max_size=4))
+def test_any_list_of_counts_up_to_the_partitions_parses_back(counts: list[int]) -> None:
+    args = _parsed("--workers", ",".join(map(str, counts)), "--partitions", "4")
+    assert _config(args, Settings.from_env({})).workers == tuple(counts)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "1,0", "two", "1.5", "", ","])
+def test_worker_counts_must_be_positive_integers(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        _config(_parsed("--workers", text), Settings.from_env({}))
+
+
+def test_more_workers_than_partitions_is_refused() -> None:
+    settings = Settings.from_env({})
+    assert _config(_parsed("--workers", "4", "--partitions", "4"), settings).workers == (4,)
+    with pytest.raises(argparse.ArgumentTypeError, match="5 workers but 4 partitions"):
+        _config(_parsed("--workers", "1,5", "--partitions", "4"), settings)
+
+
+def test_every_run_has_ratios_against_both_references_and_one_worker() -> None:
+    report = _report(two_workers=True)
+    bare, floor, [one, two] = report["bare"], report["faust_floor"], report["runs"]
+    assert [(e["items"], e["n_workers"]) for e in report["ratios"]] == [(300, 1), (300, 2)]
+    for run, entry in zip([one, two], report["ratios"], strict=True):
+        assert entry["max_rate"] == round(_max(run) / _max(bare), 3)
+        assert entry["max_rate_vs_faust_floor"] == round(_max(run) / _max(floor), 3)
+        assert entry["latency_vs_faust_floor"][0]["p50"] == round(_p50(run, 0) / _p50(floor, 0), 3)
+        assert entry["max_rate_vs_one_worker"] == round(_max(run) / _max(one), 3)
+    assert report["ratios"][0]["max_rate_vs_one_worker"] == 1.0
+    assert report["ratios"][1]["max_rate_vs_one_worker"] > 1
+
+
+def test_without_a_one_worker_run_there_is_no_speed_up() -> None:
+    report = _report(two_workers=True)
+    del report["runs"][0]
+    [entry] = ratios(report["bare"], report["runs"], report["faust_floor"])
+    assert entry["n_workers"] == 2
+    assert entry["max_rate_vs_one_worker"] is None
+    assert entry["max_rate"] is not None
+
+
+def test_the_table_names_the_worker_count_of_each_run() -> None:
+    report = _report(two_workers=True)
+    table = render_table(report)
+    two = pipeline_label(300, 2)
+    assert two == "crossrec 300 items (2 workers)"
+    rows = _rows(table, two)
+    assert len(rows) == 1 + len(RATES)
+    ratio_two = report["ratios"][1]
+    for figure in ("max_rate", "max_rate_vs_faust_floor", "max_rate_vs_one_worker"):
+        assert f"{ratio_two[figure]:.3f}" in rows[0]
+    one = [r for r in _rows(table, "crossrec 300 items") if "workers)" not in r]
+    assert len(one) == 1 + len(RATES)
+    # the pipeline column widens for the longer label: every row keeps its columns aligned
+    [head] = [line for line in table.splitlines() if "vs bare" in line]
+    widths = {len(line) for line in [head, _rows(table, "bare loop")[0], rows[0], one[0]]}
+    assert len(widths) == 1, table
+
+
+def test_summary_has_one_entry_per_run_with_its_worker_count() -> None:
+    report = _report(two_workers=True)
+    entries = report["summary"]["crossrec"]
+    assert [(e["n_workers"], e["pipeline"]) for e in entries] == [
+        (1, "crossrec 300 items"),
+        (2, "crossrec 300 items (2 workers)"),
+    ]
+    assert entries[1]["max_events_per_s"] == _max(report["runs"][1])
+    assert entries[1]["max_rate_vs_one_worker"] == report["ratios"][1]["max_rate_vs_one_worker"]
+
+
+def test_notes_name_each_worker_with_problems_and_its_run() -> None:
+    report = _report(two_workers=True)
+    assert not [n for n in report["notes"] if ".log" in n]
+    report["runs"][1]["workers"][1].update(log_problems=["ERROR boom"], stopped_cleanly=False)
+    notes = [n for n in notes_for(report) if "w2.log" in n]
+    assert len(notes) == 2
+    assert all(n.startswith("crossrec 300 items (2 workers):") for n in notes)
+    assert any("error lines" in n for n in notes) and any("SIGTERM" in n for n in notes)
+
+
+def test_notes_say_when_workers_share_the_cpus() -> None:
+    report = _report(two_workers=True)
+    report["machine"]["cpu_count"] = 4
+    assert not [n for n in notes_for(report) if "CPUs" in n]
+    report["machine"]["cpu_count"] = 2
+    [note] = [n for n in notes_for(report) if "CPUs" in n]
+    assert note.startswith("crossrec 300 items (2 workers): 2 workers on 2 CPUs")
+
+
+def test_a_version_2_run_without_worker_count_still_reports() -> None:
+    report = _report()
+    run = report["runs"][0]
+    del run["n_workers"], run["workers"]
+    run["worker"]["log_problems"] = ["Traceback"]
+    assert render_table({**report, "ratios": ratios(report["bare"], report["runs"])})
+    [note] = [n for n in notes_for(report) if "error lines" in n]
+    assert note.startswith("crossrec 300 items:") and note.endswith("w1.log")
