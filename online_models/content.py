@@ -460,13 +460,28 @@ class ContentSimilarity:
         """Up to ``k`` items most similar to the user's recent items (excluding those and
         ``context.exclude``), best first, as ``(item_id, score in [0, 1], reason)``: the
         triples form of :meth:`picks`."""
-        weighted = self._weighted_history(user)
-        return self.similar_to(weighted, k, context) if weighted else []
+        return self.picks(user, k, context).as_triples()
 
     def picks(self, user: str, k: int, context: Context) -> SourcePicks:
         """:meth:`candidates` as :class:`~online_models.scorers.SourcePicks` (no tuple per
-        candidate; a reason is worded only when asked for)."""
+        candidate; a reason is worded only when asked for).
+
+        A user with no remembered item yet is answered from ``context.trigger_item`` (the
+        item of the event being answered, not learnt yet): a brand-new user's first list is
+        then "more like what you just chose" rather than popularity alone.
+
+        >>> content = ContentSimilarity()
+        >>> for item_id, domain, tag in (("a", "course", "go"), ("b", "course", "go"),
+        ...                              ("c", "fashion", "shoes")):
+        ...     content.upsert_item(ItemInfo(item_id, domain, tags=(tag,)))
+        >>> content.picks("new", 5, Context(ts=0.0)).item_ids
+        []
+        >>> content.picks("new", 5, Context(ts=0.0, trigger_item="a")).item_ids
+        ['b']
+        """
         weighted = self._weighted_history(user)
+        if not weighted and context.trigger_item is not None:
+            weighted = {context.trigger_item: 1.0}
         return self.similar_picks(weighted, k, context) if weighted else _no_picks()
 
     def taste(self, user: str, item_ids: Sequence[str]) -> FloatArray | None:

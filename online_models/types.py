@@ -61,13 +61,16 @@ class Context:
     """What the caller knows when asking for recommendations.
 
     ``trigger_domain`` is the domain of the event that triggered the request (after a course
-    purchase it is ``"course"``, so partner offers are favoured); ``personalised`` is False
-    for users who opted out.
+    purchase it is ``"course"``, so partner offers are favoured); ``trigger_item`` its item
+    (the clicked item, the bought course, an order's first item): for a user the models know
+    nothing of yet, the one thing known about their taste; ``personalised`` is False for users
+    who opted out.
     """
 
     ts: float
     trigger_domain: Domain | None = None
     trigger_kind: InteractionKind | None = None
+    trigger_item: str | None = None
     personalised: bool = True
     hour: int | None = None
     segment: int | None = None

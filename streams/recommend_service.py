@@ -190,6 +190,7 @@ class RecommendationService:
             ts=ts,
             trigger_domain=self._trigger_domain(event),
             trigger_kind=kind,  # type: ignore[arg-type]
+            trigger_item=_trigger_item(event),
             personalised=user not in self.opted_out,
             hour=event.ts.astimezone(UTC).hour,
             exclude=self._owned_courses(user, event),
@@ -284,6 +285,18 @@ class RecommendationService:
         if served is not None:
             return dataclasses.replace(served[1], ts=label.impression_ts)
         return Context(ts=label.impression_ts, hour=_utc_hour(label.impression_ts))
+
+
+def _trigger_item(event: Event) -> str | None:
+    """The item of a triggering event: the clicked item, the bought course, an order's first
+    item."""
+    if isinstance(event, Click):
+        return event.item_id
+    if isinstance(event, CoursePurchase):
+        return event.course_id
+    if isinstance(event, PartnerOrder):
+        return event.item_ids[0] if event.item_ids else None
+    return None
 
 
 def _remember(memory: OrderedDict[str, V], key: str, value: V, config: ServiceConfig) -> None:

@@ -229,3 +229,35 @@ def test_labels_train_the_click_model_on_the_context_the_list_was_ranked_in() ->
     assert ranker.ctr._weights.get(hour_key) != before
     trigger_keys = [key for key in ranker.ctr._weights if key.startswith("trig=")]
     assert trigger_keys
+
+
+def test_a_new_users_first_list_follows_the_item_they_chose() -> None:
+    """The models know nothing of a brand-new user when their first event is answered (it is
+    learnt after): the list still follows the item they chose, through content similarity
+    to the trigger item, not popularity alone."""
+    service, _, user = _warm_full_ranker()
+    pottery = [
+        ItemUpsert(
+            event_id=f"pottery-{i}",
+            ts=FIXED_NOW,
+            item_id=f"course-pottery-{i}",
+            domain="course",
+            partner_id=None,
+            title=f"Pottery {i}",
+            tags=("pottery", "wheel-throwing"),
+            price=30.0,
+            active=True,
+        )
+        for i in range(4)
+    ]
+    for upsert in pottery:
+        service.handle(upsert)
+    click = Click(
+        event_id="first-click", ts=FIXED_NOW, user_id=user, item_id=pottery[0].item_id,
+        surface="home",
+    )  # fmt: skip
+    [served] = service.handle(click)
+    shown = {i.item_id: i.reason for i in served.recommendation.items}
+    kin = {p.item_id for p in pottery[1:]}
+    assert kin & set(shown), shown
+    assert all("pottery" in shown[i] or "wheel" in shown[i] for i in kin & set(shown))
