@@ -44,7 +44,7 @@ async def ensure_topics(settings: Settings, replication: int = 1) -> list[str]:
         existing = set(await admin.list_topics())
         if settings.topic_valid in existing:
             found = await _partition_count(admin, settings.topic_valid)
-            if found != settings.topic_partitions:
+            if found and found != settings.topic_partitions:  # 0: no metadata yet, unknown
                 raise TopicLayoutError(
                     f"topic {settings.topic_valid} has {found} partitions but "
                     f"CROSSREC_TOPIC_PARTITIONS is {settings.topic_partitions}: set it to "

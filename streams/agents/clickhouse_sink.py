@@ -62,7 +62,7 @@ async def sink_events(stream: Any) -> AsyncIterator[int]:
         forgotten: list[tuple[str, float]] = []
         for message in batch:
             if COPY_HEADER in dict(message.headers or {}):
-                continue  # a copy of an event written from partition 0 (see COPY_HEADER)
+                continue  # a copy: the event itself is written from its own partition
             try:
                 event = decode_event(message.value or b"").event
             except InvalidEvent as exc:
