@@ -21,7 +21,7 @@ from typing import Any
 from schemas import Forget, InvalidEvent, decode_event, decode_recommendation
 from streams.agents import recommend
 from streams.app import app, events_valid, recommendations, settings
-from streams.headers import COPY_HEADER, TRIGGER_HEADER
+from streams.headers import TRIGGER_HEADER, is_copy
 from streams.metrics import FORGET_SECONDS
 from streams.sinks.clickhouse_writer import ClickHouseWriter, finish_despite_cancel
 from streams.sinks.erasures import (
@@ -61,7 +61,7 @@ async def sink_events(stream: Any) -> AsyncIterator[int]:
         rows: list[list[Any]] = []
         forgotten: list[tuple[str, float]] = []
         for message in batch:
-            if COPY_HEADER in dict(message.headers or {}):
+            if is_copy(message.headers):
                 continue  # a copy: the event itself is written from its own partition
             try:
                 event = decode_event(message.value or b"").event

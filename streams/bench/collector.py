@@ -18,7 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.headers import COPY_HEADER, TRACE_HEADER
+from streams.headers import TRACE_HEADER, is_copy
 
 
 @dataclass
@@ -55,15 +55,6 @@ def trace_ns(headers: Any) -> int | None:
             except (TypeError, ValueError):
                 return None
     return None
-
-
-def is_copy(headers: Any) -> bool:
-    """Whether a message is one of ingestion's copies (the event itself is counted).
-
-    >>> is_copy([("crossrec_copy", b"1")]), is_copy([("produced_at_ns", b"1")]), is_copy(None)
-    (True, False, False)
-    """
-    return any(key == COPY_HEADER for key, _ in headers or ())
 
 
 class OutputCollector:

@@ -10,7 +10,7 @@ from streams.agents import ingest as ingest_module
 from streams.agents.ingest import ingest
 from streams.app import settings
 from streams.dead_letter_size import BUDGET_BYTES, size
-from streams.headers import COPY_HEADER
+from streams.headers import is_copy
 from streams.ingest import Accepted, Rejected
 from streams.kafka_config import PRODUCER_MAX_REQUEST_BYTES
 from streams.outbox import RecordingOutbox
@@ -118,6 +118,6 @@ async def test_catalogue_upserts_and_erasures_reach_every_partition(
         sent = valid[first : first + 1 + n]
         assert {(key, value) for key, value, _ in sent} == {(outcome.key, outcome.value)}
         assert partitions[first : first + 1 + n] == [None, *range(n)]
-        copies = [COPY_HEADER in dict(headers or []) for _, _, headers in sent]
+        copies = [is_copy(headers) for _, _, headers in sent]
         assert copies == [False] + [True] * n
-    assert partitions[-1] is None and COPY_HEADER not in dict(valid[-1][2] or [])
+    assert partitions[-1] is None and not is_copy(valid[-1][2])

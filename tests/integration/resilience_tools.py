@@ -33,7 +33,7 @@ from simulator.ledger import Ledger, recount
 from simulator.payload import Emitted, encode_all
 from simulator.traffic import Traffic
 from simulator.world import World
-from streams.headers import COPY_HEADER
+from streams.headers import is_copy
 from streams.local.clickhouse import LocalClickHouse
 
 T = TypeVar("T")
@@ -121,7 +121,7 @@ async def produce_all(
 def originals(records: list[Record]) -> list[Record]:
     """``records`` without the copies ingestion adds to every partition of events.valid
     (catalogue upserts and erasures; see :data:`streams.headers.COPY_HEADER`)."""
-    return [r for r in records if COPY_HEADER not in dict(r.headers)]
+    return [r for r in records if not is_copy(r.headers)]
 
 
 async def read_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Record]:

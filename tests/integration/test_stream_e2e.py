@@ -30,7 +30,7 @@ from schemas import (
 from simulator.payload import encode_all
 from simulator.traffic import Traffic
 from simulator.world import World
-from streams.headers import COPY_HEADER
+from streams.headers import is_copy
 from streams.local.clickhouse import LocalClickHouse
 from streams.local.kafka import LocalKafka
 from tests.integration.clickhouse_io import wait_for_rows
@@ -116,7 +116,7 @@ async def test_simulated_traffic_yields_cross_domain_recommendations(
         erased_after = time.monotonic() - started
         after = await _rows_of(clickhouse, unique, cook)
     log = (tmp_path / "worker.log").read_text()[-3000:]
-    copies = [r for r in valid if COPY_HEADER in dict(r.headers)]
+    copies = [r for r in valid if is_copy(r.headers)]
     assert len(valid) - len(copies) == len(messages), log
     assert len(copies) == copied * partitions, log
 

@@ -26,7 +26,7 @@ from schemas import (
     encode_event,
     pseudonymise,
 )
-from streams.headers import COPY_HEADER
+from streams.headers import is_copy
 from streams.local.clickhouse import LocalClickHouse
 from streams.local.kafka import LocalKafka
 from streams.local.process import free_port
@@ -162,6 +162,6 @@ async def test_each_of_two_workers_knows_the_whole_catalogue(
         rec = decode_recommendation(record.value or b"")
         assert rec.items and {i.item_id for i in rec.items} <= items
     assert sorted(stored) == sorted((i.event_id,) for i in catalogue), "each written once"
-    copies = [r for r in valid if COPY_HEADER in dict(r.headers)]
+    copies = [r for r in valid if is_copy(r.headers)]
     assert len(copies) == len(catalogue) * len(PARTITIONS)
     assert {r.partition for r in copies} == set(PARTITIONS)
