@@ -16,9 +16,14 @@ a direct partner order in the next sessions (decaying per session).  So a cookin
 purchase is followed by fresh-food and restaurant orders — structure a cross-domain
 recommender can learn and the tests can measure.
 
-Determinism: one ``random.Random(seed)`` drives the stream; :meth:`Traffic.respond` uses its
-own generator so evaluating a recommender does not shift the background stream's draws
-(its purchases do update the users' boost, as a real conversion would).
+Determinism: the stream is a function of the seed, and each user's draws are their own. One
+``random.Random(seed)`` is the schedule: when sessions start, whose they are, and catalogue
+price updates, none of which depends on how anyone reacted. Everything inside a session and
+every :meth:`Traffic.respond` draws from a generator seeded by (seed, user, that user's
+session or response count). So what a recommender shows one user changes only that user's
+later events (a purchase raises their boost, as a real conversion would), never another
+user's: in a closed-loop A/B run (:mod:`streams.evaluation`) the arms' users are
+independent, and a change to one arm leaves the others' figures exactly as they were.
 
 >>> from simulator.world import World
 >>> t = Traffic(World(seed=1, n_users=20, n_items=50), seed=1)
@@ -104,8 +109,8 @@ class Traffic:
         self.forget_rate = forget_rate
         self.item_update_rate = item_update_rate
 
-        self._rng = random.Random(seed)
-        self._respond_rng = random.Random(f"respond-{seed}")
+        self._rng = random.Random(seed)  # the schedule only (module docstring)
+        self._draws: dict[tuple[str, int], int] = {}  # (kind, user) -> generators handed out
         self._start_ms = parse_ts(start_ts)
         self.boost: FloatArray = np.zeros((world.n_users, len(THEMES)))
         self.opted_out: set[int] = set()
@@ -116,6 +121,14 @@ class Traffic:
         self._seq = 0
 
     # ------------------------------------------------------------------ helpers
+    def _user_rng(self, kind: str, user_idx: int) -> random.Random:
+        """A fresh generator for the user's next ``kind`` ("session" or "respond"), seeded
+        by the stream's seed, the user and how many of those they had: their draws do not
+        depend on anyone else's."""
+        n = self._draws.get((kind, user_idx), 0)
+        self._draws[kind, user_idx] = n + 1
+        return random.Random(f"{kind}-{self.seed}-{user_idx}-{n}")
+
     def _new_id(self, rng: random.Random, prefix: str) -> str:
         return f"{prefix}-{rng.getrandbits(96):024x}"
 
@@ -266,17 +279,19 @@ class Traffic:
         return rng.randrange(w.n_items)
 
     # ------------------------------------------------------------------ sessions
-    def _session(self, rng: random.Random, ms: int) -> None:
+    def _session(self, schedule: random.Random, ms: int) -> None:
         w = self.world
-        u = bisect_choice(rng, self._cum_activity)
+        u = bisect_choice(schedule, self._cum_activity)
         user = w.user_id(u)
         self.boost[u] *= 0.85
 
-        if rng.random() < self.item_update_rate:
-            i = rng.randrange(w.n_items)
-            self.price[i] = max(0.99, round(float(self.price[i]) * rng.uniform(0.85, 1.15), 2))
-            self._push(ms, self.item_event(i, ms, rng))
+        if schedule.random() < self.item_update_rate:
+            i = schedule.randrange(w.n_items)
+            factor = schedule.uniform(0.85, 1.15)
+            self.price[i] = max(0.99, round(float(self.price[i]) * factor, 2))
+            self._push(ms, self.item_event(i, ms, schedule))
 
+        rng = self._user_rng("session", u)
         if u in self.opted_out:
             if rng.random() < self.opt_in_rate:
                 self.opted_out.discard(u)
@@ -360,7 +375,8 @@ class Traffic:
         u = w.user_index(user_id)
         idx = [w.item_index.get(i, -1) for i in item_ids]
         ms = parse_ts(ts)
-        events = self._show_list(self._respond_rng, u, idx, list(item_ids), surface, rec_id, ms)
+        rng = self._user_rng("respond", u)
+        events = self._show_list(rng, u, idx, list(item_ids), surface, rec_id, ms)
         events.sort(key=lambda pair: pair[0])
         return [ev for _, ev in events]
 

@@ -202,6 +202,44 @@ def test_respond_does_not_shift_the_background_stream() -> None:
     assert [e["event_id"] for e in head + tail] == [e["event_id"] for e in plain]
 
 
+def _others(events: list[dict[str, object]], user: str, before: str) -> list[dict[str, object]]:
+    return [e for e in events if e.get("user_id") not in (None, user) and str(e["ts"]) < before]
+
+
+def test_what_one_user_is_shown_changes_no_other_users_events() -> None:
+    """A closed-loop A/B run needs independent arms: lists shown to one user, clicked and
+    bought from, must leave every other user's background events and reactions as they were
+    (with one shared generator, each extra draw shifted everyone's later events)."""
+    world = World(seed=29, n_users=60, n_items=80)
+    target = "user-000003"
+    liked = [world.item_ids[i] for i in np.argsort(-(world.item_theme @ world.user_taste[3]))]
+
+    def run(show_target: bool) -> tuple[list[dict[str, object]], list[list[str]]]:
+        traffic = Traffic(world, seed=29)
+        it = iter(traffic)
+        events, reactions = take(it, 1_000), []
+        for n in range(40):
+            if show_target:  # the best-liked items: clicks and purchases follow
+                traffic.respond(target, liked[n % 20 : n % 20 + 10], "home", f"r{n}", 1.8e9 + n)
+            other = f"user-{n % 50 + 10:06d}"
+            shown = world.item_ids[n : n + 10]
+            reactions.append(
+                [str(e["event_id"]) for e in traffic.respond(other, shown, "home", f"o{n}", 1.8e9)]
+            )
+            events += take(it, 100)
+        return events, reactions
+
+    plain, plain_reactions = run(show_target=False)
+    shown, shown_reactions = run(show_target=True)
+    assert sum(len(r) for r in plain_reactions) > 40  # the other users did react
+    # The target's own events differ, so the runs stop at different times: compare up to the
+    # earlier end, by which both streams are complete.
+    before = min(str(plain[-1]["ts"]), str(shown[-1]["ts"]))
+    assert any(e.get("user_id") == target for e in shown if str(e["ts"]) < before)
+    assert _others(shown, target, before) == _others(plain, target, before)
+    assert shown_reactions == plain_reactions
+
+
 def test_respond_rejects_unknown_users() -> None:
     traffic = Traffic(World(seed=1, n_users=10, n_items=20), seed=1)
     with pytest.raises(KeyError):
