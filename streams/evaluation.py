@@ -26,6 +26,7 @@ import itertools
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +96,9 @@ def closed_loop(
         return with_user(event, pseudonym)
 
     started = time.perf_counter()
-    for n, emitted in enumerate(itertools.islice(encode_all(traffic), events), 1):
+    end_ts = _end_ts(world, seed, events)
+    n = 0
+    for n, emitted in enumerate(encode_all(_until(traffic, end_ts)), 1):
         for served in service.handle(pseudonymous(emitted.payload)):
             rec = served.recommendation
             shown = [i.item_id for i in rec.items]
@@ -112,7 +115,7 @@ def closed_loop(
                 stats.clicks += isinstance(event, Click) and event.rec_id == rec.rec_id
                 service.handle(event)
         if progress and n % 5000 == 0:
-            print(f"\r{n:,}/{events:,} events", end="", file=sys.stderr, flush=True)
+            print(f"\r{n:,} events (~{events:,})", end="", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
     if progress:
         print(file=sys.stderr)
@@ -128,16 +131,36 @@ def closed_loop(
         row.update({f"hit_rate@{k}": round(rate, 5), "opportunities": opportunities})
         variants[variant] = row
     return {
-        "events": events,
+        "events": n,
         "seconds": round(seconds, 2),
-        "events_per_s": round(events / seconds, 1),
+        "events_per_s": round(n / seconds, 1),
         "experiment": experiment,
         "variants": variants,
     }
 
 
+def _end_ts(world: World, seed: int, events: int) -> str:
+    """When the run stops: the time of the ``events``-th event of the same stream with nobody
+    answering. A fixed simulated span, not a count of background events: the lists one arm
+    serves change how many events its users make, and so would move when the others stop."""
+    last = ""
+    for event in itertools.islice(Traffic(world, seed=seed), events):
+        last = str(event["ts"])
+    return last
+
+
+def _until(traffic: Traffic, end_ts: str) -> Iterator[dict[str, Any]]:
+    """The background stream up to ``end_ts`` (fixed-width UTC stamps sort as times do)."""
+    return itertools.takewhile(lambda event: str(event["ts"]) <= end_ts, traffic)
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", type=int, default=30_000, help="background events (30000)")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=30_000,
+        help="run length: the simulated span of this many background events (30000)",
+    )
     parser.add_argument("--users", type=int, default=2_000, help="simulated users (2000)")
     parser.add_argument("--items", type=int, default=2_000, help="catalogue size (2000)")
     parser.add_argument("--seed", type=int, default=0)

@@ -22,6 +22,24 @@ def test_full_ranker_beats_popularity_on_ground_truth_ctr() -> None:
         assert 0 < variant["ground_truth_recall@10"] <= 1
 
 
+def test_one_arm_does_not_move_another_arms_figures() -> None:
+    """The arms of a run are independent: with the other arm swapped from the full ranker to
+    MF only, the same users in the popularity arm see exactly the same traffic, lists and
+    outcomes (the simulator draws per user; each variant learns from its own users)."""
+
+    def popularity_arm(other: str) -> dict[str, float]:
+        run = closed_loop(
+            events=3_000, users=200, items=200, seed=4, experiment=f"t:{other}=50,popularity=50"
+        )
+        assert run["variants"][other]["lists"] > 100
+        figures: dict[str, float] = run["variants"]["popularity"]
+        return figures
+
+    with_full = popularity_arm("full")
+    assert with_full["lists"] > 100 and with_full["realised_ctr"] > 0
+    assert popularity_arm("mf_only") == with_full
+
+
 def test_best_items_are_the_users_most_clickable() -> None:
     from simulator.world import World
 
