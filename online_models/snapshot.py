@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 MAGIC = b"CRSNAP\x00\x01"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 """Bumped whenever a model's pickled state changes shape (3: the catalogue's inactive count
 and the MF's mirrored ranking bias; 4: the service keeps the context each list was ranked
-in; 5: the full ranker's item quality), so an old snapshot is refused with a clear error."""
+in; 5: the full ranker's item quality; 6: the service's online metrics keep a ROC AUC
+histogram), so an old snapshot is refused with a clear error."""
 
 T = TypeVar("T")
 

@@ -15,6 +15,9 @@ one run, same traffic, no contamination:
   moment (the simulator's oracle list, without the courses they bought: no list may show
   those), the share the served list held — Recall@k against the truth rather than against
   logged behaviour;
+- **the served p_click**: log loss, ROC AUC and calibration (mean p_click against the click
+  rate) of each labelled impression's served click probability, as the worker reports them
+  (:mod:`streams.online_metrics`);
 - **hit rate @k**: prequential — when a user clicks, buys or orders in the background traffic,
   was that item in the last list served to them (computed before learning the event).
 """
@@ -31,10 +34,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas import Click, CoursePurchase, Event, decode_event, pseudonymise, with_user
+from simulator.clock import parse_ts
 from simulator.payload import encode, encode_all
 from simulator.traffic import Traffic
 from simulator.world import World
 from streams.model_factory import build_service
+from streams.online_metrics import VariantMetrics
 from streams.settings import Settings
 
 KEY = b"evaluation"
@@ -116,19 +121,28 @@ def closed_loop(
                 service.handle(event)
         if progress and n % 5000 == 0:
             print(f"\r{n:,} events (~{events:,})", end="", file=sys.stderr, flush=True)
+    # Windows still open are closed as of the run's end plus one window: the last lists'
+    # labels count, and the same labels close whatever other arms did last.
+    service.close_labels(parse_ts(end_ts) / 1000 + LABEL_WINDOW_S + 1)
     seconds = time.perf_counter() - started
     if progress:
         print(file=sys.stderr)
-    hit_rates = {
-        variant: (value, count)
-        for variant, metric, value, count in service.metrics.as_rows()
-        if metric == "hit_rate"
-    }
     variants = {}
     for variant in service.experiment.names:
         row = outcome[variant].as_dict()
-        rate, opportunities = hit_rates.get(variant, (0.0, 0))
-        row.update({f"hit_rate@{k}": round(rate, 5), "opportunities": opportunities})
+        online = service.metrics.by_variant.get(variant, VariantMetrics())
+        row.update(
+            {
+                f"hit_rate@{k}": round(online.hit_rate, 5),
+                "opportunities": online.opportunities,
+                # The served p_click of each labelled impression against its label.
+                "labels": online.labels,
+                "label_ctr": round(online.ctr, 5),
+                "mean_p_click": round(online.mean_p_click, 5),
+                "ctr_logloss": round(online.logloss, 5),
+                "ctr_auc": round(online.auc.get(), 5),
+            }
+        )
         variants[variant] = row
     return {
         "events": n,
@@ -180,8 +194,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-SUMMARY_PREFIXES = ("ground_truth_", "hit_rate@")
-"""Metrics summarised over seeds (the ``@k`` suffix follows the configured list size)."""
+SUMMARY_PREFIXES = ("ground_truth_", "hit_rate@", "ctr_auc")
+"""Metrics summarised over seeds, all higher-is-better (the ``@k`` suffix follows the
+configured list size)."""
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -30,7 +30,7 @@ STAGE_SECONDS = Histogram(
 )
 ONLINE_METRIC = Gauge(
     "crossrec_online_metric",
-    "Prequential quality of served lists since start (hit_rate, ctr, ctr_logloss, ...)",
+    "Prequential quality of served lists since start (hit_rate, ctr, ctr_logloss, ctr_auc, ...)",
     ["variant", "metric"],
 )
 CONSUMER_LAG = Gauge(

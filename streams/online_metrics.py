@@ -2,19 +2,25 @@
 
 - hit rate @k: when a user clicks, buys or orders an item, was it in the last list served to
   them (computed *before* the event was learnt)? The online twin of replay's Recall@k.
-- CTR log loss and calibration: each labelled impression's served ``p_click`` against whether
-  it was clicked.
+- CTR log loss, ROC AUC and calibration: each labelled impression's served ``p_click``
+  against whether it was clicked. Log loss and calibration (mean ``p_click`` vs click rate)
+  say whether the probabilities are right; AUC, whether the clicked items got the higher
+  ones (0.5: no better than chance), which log loss alone hides when clicks are rare.
 
-Counters only, so totals add up across workers and over time. Besides the running totals
-(for Prometheus) a window accumulates since the last :meth:`OnlineMetrics.take_window`, which
-the worker calls once a minute to write per-minute rows to ClickHouse.
+Counters only (AUC from a fixed-bin histogram of ``p_click`` per outcome:
+:class:`~online_models.metrics.RocAuc`), so totals add up across workers and over time.
+Besides the running totals (for Prometheus) a window accumulates since the last
+:meth:`OnlineMetrics.take_window`, which the worker calls once a minute to write per-minute
+rows to ClickHouse.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from online_models.metrics import RocAuc
 
 
 @dataclass
@@ -25,6 +31,7 @@ class VariantMetrics:
     clicks: int = 0
     logloss_sum: float = 0.0
     p_click_sum: float = 0.0
+    auc: RocAuc = field(default_factory=RocAuc)
 
     @property
     def hit_rate(self) -> float:
@@ -61,6 +68,7 @@ class OnlineMetrics:
             m.clicks += clicked
             m.p_click_sum += p
             m.logloss_sum += loss
+            m.auc.update(clicked, p)
 
     def as_rows(self) -> list[tuple[str, str, float, int]]:
         """(variant, metric, value, count) of the running totals."""
@@ -80,6 +88,7 @@ def _rows(metrics: dict[str, VariantMetrics]) -> list[tuple[str, str, float, int
             (variant, "hit_rate", m.hit_rate, m.opportunities),
             (variant, "ctr", m.ctr, m.labels),
             (variant, "ctr_logloss", m.logloss, m.labels),
+            (variant, "ctr_auc", m.auc.get(), m.labels),
             (variant, "mean_p_click", m.mean_p_click, m.labels),
         ]
     return rows

@@ -161,6 +161,12 @@ class RecommendationService:
         )
         return served
 
+    def close_labels(self, ts: float) -> None:
+        """Label (as not clicked) and learn every impression whose attribution window ended
+        before ``ts``, as the next event at ``ts`` would: an evaluation ends this way, so
+        every run closes the same labels whatever its last event was."""
+        self._learn_labels(self.labels.advance(ts))
+
     def forget(self, user: str) -> None:
         """Erase the user from every model and every piece of state the service holds."""
         for model in self.models.values():

@@ -195,6 +195,7 @@ def variant_rows(
                 "ctr": m.ctr if m.labels else None,
                 "labelled_impressions": m.labels,
                 "ctr_logloss": m.logloss if m.labels else None,
+                "ctr_auc": m.auc.get() if m.labels else None,
                 "conversion_proxy": conversion.get(name),
             }
         )

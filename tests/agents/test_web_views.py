@@ -196,6 +196,7 @@ def test_variant_rows_come_from_the_learners_own_metrics() -> None:
     assert by_name["full"]["hit_rate"] == 0.5 and by_name["full"]["hit_opportunities"] == 4
     assert by_name["full"]["ctr"] == 0.5 and by_name["full"]["labelled_impressions"] == 2
     assert by_name["full"]["ctr_logloss"] == pytest.approx(-(math.log(0.2) + math.log(0.8)) / 2)
+    assert by_name["full"]["ctr_auc"] == 0.5  # the same p_click for the click and the miss
     assert by_name["full"]["conversion_proxy"] == 0.5
     assert by_name["popularity"]["hit_rate"] is None and by_name["popularity"]["ctr"] is None
     assert by_name["legacy"]["hit_rate"] == 0.0

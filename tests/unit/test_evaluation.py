@@ -20,6 +20,10 @@ def test_full_ranker_beats_popularity_on_ground_truth_ctr() -> None:
     assert abs(full["realised_ctr"] - full["ground_truth_ctr"]) < 0.03
     for variant in (full, popularity):
         assert 0 < variant["ground_truth_recall@10"] <= 1
+        assert variant["labels"] > 1_000 and 0 < variant["label_ctr"] < 1
+        assert 0 <= variant["ctr_auc"] <= 1
+    # The full ranker's served p_click ranks clicked items above the others.
+    assert full["ctr_auc"] > 0.5
 
 
 def test_one_arm_does_not_move_another_arms_figures() -> None:

@@ -16,6 +16,7 @@ from schemas import (
     Impression,
     ItemUpsert,
     PartnerOrder,
+    Recommendation,
     decode_event,
     pseudonymise,
     with_user,
@@ -37,6 +38,15 @@ def _service(spec: str = "t:full=50,popularity=50", **config: object) -> Recomme
         ServiceConfig(**config),  # type: ignore[arg-type]
         clock=lambda: FIXED_NOW,
     )
+
+
+def _impression_of(rec: Recommendation, event_id: str) -> Impression:
+    """The app's impression of a served list, at the list's event time."""
+    shown = tuple(i.item_id for i in rec.items)
+    return Impression(
+        event_id=event_id, ts=rec.event_ts, user_id=rec.user_id, rec_id=rec.rec_id,
+        item_ids=shown, positions=tuple(range(len(shown))), surface="home",
+    )  # fmt: skip
 
 
 def _events(n: int, seed: int = 3) -> list[Event]:
@@ -187,12 +197,7 @@ def test_impressions_of_our_lists_train_ctr_and_feed_online_metrics() -> None:
     rec = served[-1].recommendation
     ts = rec.event_ts
     shown = tuple(i.item_id for i in rec.items)
-    service.handle(
-        Impression(
-            event_id="imp-1", ts=ts, user_id=rec.user_id, rec_id=rec.rec_id,
-            item_ids=shown, positions=tuple(range(len(shown))), surface="home",
-        )
-    )  # fmt: skip
+    service.handle(_impression_of(rec, "imp-1"))
     seen_before = ranker.ctr.n_seen
     service.handle(
         Click(event_id="clk-1", ts=ts, user_id=rec.user_id, item_id=shown[0], surface="home",
@@ -202,6 +207,19 @@ def test_impressions_of_our_lists_train_ctr_and_feed_online_metrics() -> None:
     rows = {(v, m): (value, n) for v, m, value, n in service.metrics.as_rows()}
     assert rows[("full", "ctr")] == (1.0, 1)
     assert rows[("full", "hit_rate")][1] > 0
+
+
+def test_close_labels_ends_open_windows_as_not_clicked() -> None:
+    service = _service(spec="t:full=1")
+    rec = [s for e in _events(3_000) for s in service.handle(e)][-1].recommendation
+    shown = tuple(i.item_id for i in rec.items)
+    service.handle(_impression_of(rec, "imp-2"))
+    counted = service.metrics.by_variant["full"].labels
+    end = rec.event_ts.timestamp() + service.config.label_window_s
+    service.close_labels(end - 1)  # the window is still open
+    assert service.metrics.by_variant["full"].labels == counted
+    service.close_labels(end + 1)
+    assert service.metrics.by_variant["full"].labels == counted + len(shown)
 
 
 def test_labels_train_the_click_model_on_the_context_the_list_was_ranked_in() -> None:
@@ -215,12 +233,7 @@ def test_labels_train_the_click_model_on_the_context_the_list_was_ranked_in() ->
     hour_key = ranker.ctr._hour_keys[ranked_in.hour]
     before = ranker.ctr._weights.get(hour_key)
     shown = tuple(i.item_id for i in rec.items)
-    service.handle(
-        Impression(
-            event_id="imp-9", ts=rec.event_ts, user_id=rec.user_id, rec_id=rec.rec_id,
-            item_ids=shown, positions=tuple(range(len(shown))), surface="home",
-        )
-    )  # fmt: skip
+    service.handle(_impression_of(rec, "imp-9"))
     service.handle(
         Click(event_id="clk-9", ts=rec.event_ts, user_id=rec.user_id, item_id=shown[0],
               surface="home", rec_id=rec.rec_id, position=0)
