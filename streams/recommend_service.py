@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import heapq
 import itertools
 import time
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Protocol, TypeVar, runtime_checkable
 
+from online_models.served_calibration import ServedCalibration
 from online_models.types import Context, Domain, ItemInfo, LabelledImpression, Recommender
 from online_models.wire_events import interactions, item_info
 from schemas import (
@@ -96,14 +98,23 @@ class RecommendationService:
         """Seconds the last ``handle`` spent recommending (None: nothing served) and learning."""
         self.seen = RecentIds(capacity=config.max_tracked_users, window_s=config.dedupe_window_s)
         self.metrics = OnlineMetrics()
-        # What each user was last shown (for hit rate); per served list, each item's p_click
-        # (for log loss) and the context it was ranked in (its labels train the click model
-        # on the context features it was scored with: hour, trigger domain).
+        # Per variant, what a served p_click means in clicks (learnt from the labels of
+        # what was served: online_models/served_calibration.py).
+        self.calibrations: dict[str, ServedCalibration] = {}
+        # Clicks waiting for their list's window to close: (closes at, rec id, variant,
+        # model p_click).
+        self.unsettled_clicks: list[tuple[float, str, str, float]] = []
+        # What each user was last shown (for hit rate); per served list, each item's model
+        # p_click and the calibrated one it was served with (for the calibration and log
+        # loss), and the context it was ranked in (its labels train the click model on the
+        # context features it was scored with: hour, trigger domain).
         self.last_list: OrderedDict[str, tuple[str, frozenset[str]]] = OrderedDict()
         # Courses each user bought: no variant ever offers them again (kept for opted-out
         # users too — a popularity list must not offer a course they own either).
         self.bought_courses: OrderedDict[str, dict[str, None]] = OrderedDict()
-        self.served: OrderedDict[str, tuple[dict[str, float], Context]] = OrderedDict()
+        self.served: OrderedDict[str, tuple[dict[str, tuple[float, float]], Context]] = (
+            OrderedDict()
+        )
 
     # --- the one entry point --------------------------------------------------------------
     def handle(self, event: Event) -> list[Served]:
@@ -136,7 +147,8 @@ class RecommendationService:
         ts = event.ts.timestamp()
         if isinstance(event, Impression):
             self._learn_labels(
-                self.labels.impression(event.rec_id, user, event.item_ids, event.positions, ts)
+                self.labels.impression(event.rec_id, user, event.item_ids, event.positions, ts),
+                ts,
             )
             return []
         self._score_engagement(event, user)
@@ -144,7 +156,7 @@ class RecommendationService:
         served = self._maybe_recommend(event, user, ts)
         recommended = time.perf_counter()
         if isinstance(event, Click) and event.rec_id is not None:
-            self._learn_labels(self.labels.click(event.rec_id, event.item_id, ts))
+            self._learn_labels(self.labels.click(event.rec_id, event.item_id, ts), ts)
         if isinstance(event, CoursePurchase):
             owned = self.bought_courses.get(user) or {}
             owned[event.course_id] = None
@@ -165,7 +177,7 @@ class RecommendationService:
         """Label (as not clicked) and learn every impression whose attribution window ended
         before ``ts``, as the next event at ``ts`` would: an evaluation ends this way, so
         every run closes the same labels whatever its last event was."""
-        self._learn_labels(self.labels.advance(ts))
+        self._learn_labels(self.labels.advance(ts), ts)
 
     def forget(self, user: str) -> None:
         """Erase the user from every model and every piece of state the service holds."""
@@ -201,25 +213,27 @@ class RecommendationService:
             hour=event.ts.astimezone(UTC).hour,
             exclude=self._owned_courses(user, event),
         )
-        scored = model.recommend(user, self.config.k, context)
+        scored = [
+            s for s in model.recommend(user, self.config.k, context) if s.item_id in self.catalogue
+        ]
+        if not scored:
+            return []  # nothing to show yet: no debounce either, the next event may serve
+        calibrate = self._calibration(variant).calibrate
+        p_clicks = {s.item_id: _served_p(float(s.p_click), calibrate) for s in scored}
         items = tuple(
             RecommendedItem(
                 item_id=s.item_id,
                 domain=self.catalogue[s.item_id].domain,
                 partner=self.catalogue[s.item_id].partner,
                 score=float(s.score),
-                p_click=min(1.0, max(0.0, float(s.p_click))),
+                p_click=p_clicks[s.item_id][1],
                 reason=s.reason,
             )
             for s in scored
-            if s.item_id in self.catalogue
         )
-        if not items:
-            return []  # nothing to show yet: no debounce either, the next event may serve
         _remember(self.last_served, user, ts, self.config)
         rec_id = rec_id_for(event.event_id, variant)
         _remember(self.last_list, user, (variant, frozenset(i.item_id for i in items)), self.config)
-        p_clicks = {i.item_id: i.p_click for i in items}
         ranked_in = dataclasses.replace(context, exclude=frozenset())  # not a feature
         _remember(self.served, rec_id, (p_clicks, ranked_in), self.config)
         recommendation = Recommendation(
@@ -262,13 +276,16 @@ class RecommendationService:
         for interaction in interactions(event, self.catalogue):
             self.metrics.engagement(variant, interaction.item in items)
 
-    def _learn_labels(self, labels: Iterable[Label]) -> None:
+    def _learn_labels(self, labels: Iterable[Label], now: float) -> None:
         labels = list(labels)
         for label in labels:
             served = self.served.get(label.rec_id)
             if served is not None and label.item_id in served[0]:
                 variant = self.experiment.assign(label.user)
-                self.metrics.label(variant, served[0][label.item_id], label.clicked)
+                model_p, served_p = served[0][label.item_id]
+                self.metrics.label(variant, served_p, label.clicked)
+                self._calibrate_when_settled(label, variant, model_p)
+        self._calibrate_settled(now)
         # A user's consecutive labels (a list's impressions closing together) go to the
         # model as one batch: same order, one feature pass.
         learnable = (label for label in labels if label.user not in self.opted_out)
@@ -283,6 +300,31 @@ class RecommendationService:
                 ]
                 model.learn_impressions(user, shown)
 
+    def _calibrate_when_settled(self, label: Label, variant: str, model_p: float) -> None:
+        """Calibration learns a list's labels together, when its window closes: a click is
+        labelled at once but a non-click only then, and calibrating clicks first would
+        promise too much, as the click model does (all clicks in a run's first window)."""
+        if not label.clicked:  # labelled at the window's close: settled now
+            self._calibration(variant).learn(model_p, False)
+            return
+        settles_at = label.impression_ts + self.config.label_window_s
+        heapq.heappush(self.unsettled_clicks, (settles_at, label.rec_id, variant, model_p))
+        if len(self.unsettled_clicks) > self.labels.max_open:  # bounded like the join
+            heapq.heappop(self.unsettled_clicks)
+
+    def _calibrate_settled(self, now: float) -> None:
+        """Calibrate the clicks whose window closed before ``now``."""
+        pending = self.unsettled_clicks
+        while pending and pending[0][0] < now:
+            _, _, variant, model_p = heapq.heappop(pending)
+            self._calibration(variant).learn(model_p, True)
+
+    def _calibration(self, variant: str) -> ServedCalibration:
+        calibration = self.calibrations.get(variant)
+        if calibration is None:
+            calibration = self.calibrations[variant] = ServedCalibration()
+        return calibration
+
     def _shown_in(self, label: Label) -> Context:
         """The context the labelled item was ranked in, so the click model learns from the
         features it predicted with; an impression of a list this service did not serve (or
@@ -291,6 +333,12 @@ class RecommendationService:
         if served is not None:
             return dataclasses.replace(served[1], ts=label.impression_ts)
         return Context(ts=label.impression_ts, hour=_utc_hour(label.impression_ts))
+
+
+def _served_p(model_p: float, calibrate: Callable[[float], float]) -> tuple[float, float]:
+    """The model's p_click (clipped to [0, 1]) and the calibrated one a list is served with."""
+    p = min(1.0, max(0.0, model_p))
+    return p, min(1.0, max(0.0, calibrate(p)))
 
 
 def _trigger_item(event: Event) -> str | None:

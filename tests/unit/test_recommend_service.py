@@ -209,6 +209,24 @@ def test_impressions_of_our_lists_train_ctr_and_feed_online_metrics() -> None:
     assert rows[("full", "hit_rate")][1] > 0
 
 
+def test_lists_promise_the_click_rate_that_followed_such_promises() -> None:
+    """Served p_click is the model's, calibrated per variant on the labels of what was
+    served: after lists nobody clicks, the same variant promises less; order unchanged."""
+    service = _service(spec="t:full=1")
+    served = [s for e in _events(3_000) for s in service.handle(e)]
+    calibration = service.calibrations["full"]
+    before = calibration.calibrate(0.3)
+    for n, rec in enumerate(s.recommendation for s in served[-40:]):
+        service.handle(_impression_of(rec, f"imp-cal-{n}"))
+    service.close_labels(served[-1].recommendation.event_ts.timestamp() + 2e5)
+    assert calibration.n_labels >= 8 and calibration.calibrate(0.3) < before
+    rec = [s for e in _events(3_400)[3_000:] for s in service.handle(e)][-1].recommendation
+    pairs = [service.served[rec.rec_id][0][i.item_id] for i in rec.items]
+    assert [i.p_click for i in rec.items] == [served_p for _, served_p in pairs]
+    promised = [i.p_click for i in rec.items]
+    assert [calibration.calibrate(model_p) for model_p, _ in pairs] == promised
+
+
 def test_close_labels_ends_open_windows_as_not_clicked() -> None:
     service = _service(spec="t:full=1")
     rec = [s for e in _events(3_000) for s in service.handle(e)][-1].recommendation
