@@ -6,8 +6,8 @@ A click model's own calibration is fitted on labels as they close, but the ``p_c
 list carries is read when the list is served, and the two differ. Measured in the closed
 loop, full ranker: served ``p_click`` 0.317 on average against a click rate of 0.219 on the
 same impressions (log loss 0.62, worse than the 0.52 of always answering the click rate),
-while the same model's predictions at the moment each label closed averaged 0.204 against
-0.227. Clicks are labelled within seconds, non-clicks only when the attribution window
+while the same model's predictions at the moment each label closed averaged 0.206 against
+0.223. Clicks are labelled within seconds, non-clicks only when the attribution window
 closes, and lists are served on clicks: the model is read at other moments than those it is
 fitted in. Models without a click model (MF only, popularity) serve a score or nothing in
 that field.
