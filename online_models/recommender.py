@@ -340,7 +340,7 @@ class CrossDomainRecommender:
         )
         knn = self.knn.score_rows(user, rows).tolist()
         pop = self.popularity.relative(rows).tolist()
-        return [
+        feats = [
             {
                 "mf_score": mf[j],
                 "knn_score": knn[j],
@@ -354,6 +354,21 @@ class CrossDomainRecommender:
             }
             for j, (item, (context, position)) in enumerate(zip(items, shown_as, strict=True))
         ]
+        taste = self._taste_of(user, items)
+        if taste is not None:
+            for f, t in zip(feats, taste, strict=True):
+                f["taste"] = t
+        return feats
+
+    def _taste_of(self, user: str, items: Sequence[ItemInfo]) -> list[float] | None:
+        """The ``taste`` feature of ``items`` for learning (as :meth:`_taste` gives it when
+        ranking): the candidate source's cosine with the user's profile, 0 without one;
+        None when the blend uses no taste (the click model then sees none either)."""
+        taste = getattr(self.candidate_source, "taste", None)
+        if not self.w_taste or taste is None:
+            return None
+        found = taste(user, [item.item_id for item in items])
+        return [0.0] * len(items) if found is None else [float(t) for t in found]
 
     def _excluded_rows(self, user: str, context: Context) -> list[int]:
         excl = self.catalogue.rows_of(context.exclude)
@@ -674,6 +689,8 @@ class CrossDomainRecommender:
             ],
             "price": [item.price for item in items],
         }
+        if "taste" in feats:
+            columns["taste"] = feats["taste"][picked].tolist()
         many = getattr(self.click_model, "predict_proba_many", None)
         if many is not None:
             raw: list[float] = many(user, items, context, columns)

@@ -165,6 +165,25 @@ def test_a_batch_of_labelled_impressions_learns_like_one_at_a_time() -> None:
     ]
 
 
+def test_the_click_model_learns_and_predicts_with_the_users_taste() -> None:
+    """Clicks that follow the user's tags teach the click model a taste weight, and a list
+    is ranked with it: the item that matches the user's tags gets the higher p_click."""
+    ranker = FullRanker(seed=1, explore=False)
+    for i in range(40):
+        ranker.upsert_item(ItemInfo(f"i{i}", "fresh_food", tags=(("cooking", "shoes")[i % 2],)))
+    for t in range(6):  # the user likes cooking
+        ranker.learn(Interaction("u", f"i{2 * t}", "click", float(t)))
+    ctx = Context(ts=10.0)
+    assert ranker.recommender.features_for("u", "i20", ctx)["taste"] > 0.9
+    assert ranker.recommender.features_for("u", "i21", ctx)["taste"] < 0.1  # domain only
+    for n in range(300):  # cooking items clicked, shoes not
+        item = f"i{12 + n % 28}"
+        ranker.learn_impression("u", item, ctx, clicked=int(item[1:]) % 2 == 0, position=n % 10)
+    assert ranker.ctr._weights["num:taste"] > 0.0
+    p_click = {s.item_id: s.p_click for s in ranker.recommend("u", 40, ctx)}
+    assert p_click["i20"] > p_click["i21"]
+
+
 def test_max_users_bounds_memory() -> None:
     rec = CrossDomainRecommender(n_factors=4, max_users=50)
     rec.upsert_item(ItemInfo("course-0", "course"))
