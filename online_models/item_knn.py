@@ -238,15 +238,19 @@ class ItemKNN:
         if u is None or rows.shape[0] == 0:
             return out
         hist = self._history_rows(u)[: self.score_history]
-        ids = self._nb_ids[hist]
+        if hist.shape[0] == 0:
+            return out
+        # The same arrays, of the same shapes, as candidate_scores: numpy may take another
+        # (SIMD) path for a power of a smaller array and round differently in float32.
+        ids = self._nb_ids[hist].astype(np.int64)
+        ages = age_weights(self.recency_decay, hist.shape[0])[:, None]
+        sims = self._similarities(hist[:, None], ids, self._nb_cnt[hist], ages)
+        flat_ids, flat_s = ids.ravel(), sims.ravel().astype(np.float64)
+        first = np.zeros(1, dtype=np.int64)
         for j, row in enumerate(rows.tolist()):
-            at, slot = np.nonzero(ids == row)
-            if at.shape[0] == 0:
-                continue
-            h = hist[at]
-            ages = age_weights(self.recency_decay, hist.shape[0])[at]
-            sims = self._similarities(h, np.array(row), self._nb_cnt[h, slot], ages)
-            out[j] = np.add.reduce(sims.astype(np.float64))
+            hit = flat_s[flat_ids == row]
+            if hit.shape[0]:  # summed in order, one by one, as reduceat does there
+                out[j] = np.add.reduceat(hit, first)[0]
         return out
 
     def _similarities(
