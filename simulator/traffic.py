@@ -23,7 +23,7 @@ every :meth:`Traffic.respond` draws from a generator seeded by (seed, user, that
 session or response count). So what a recommender shows one user changes only that user's
 later events (a purchase raises their boost, as a real conversion would), never another
 user's: in a closed-loop A/B run (:mod:`streams.evaluation`) the arms' users are
-independent, and a change to one arm leaves the others' figures exactly as they were.
+independent, and a change to one arm leaves the others' traffic exactly as it was.
 
 >>> from simulator.world import World
 >>> t = Traffic(World(seed=1, n_users=20, n_items=50), seed=1)

@@ -309,8 +309,9 @@ class RecommendationService:
             return
         settles_at = label.impression_ts + self.config.label_window_s
         heapq.heappush(self.unsettled_clicks, (settles_at, label.rec_id, variant, model_p))
-        if len(self.unsettled_clicks) > self.labels.max_open:  # bounded like the join
-            heapq.heappop(self.unsettled_clicks)
+        if len(self.unsettled_clicks) > self.labels.max_open:  # bounded like the join:
+            _, _, oldest_variant, oldest_p = heapq.heappop(self.unsettled_clicks)
+            self._calibration(oldest_variant).learn(oldest_p, True)  # settled early, not lost
 
     def _calibrate_settled(self, now: float) -> None:
         """Calibrate the clicks whose window closed before ``now``."""

@@ -227,6 +227,24 @@ def test_lists_promise_the_click_rate_that_followed_such_promises() -> None:
     assert [calibration.calibrate(model_p) for model_p, _ in pairs] == promised
 
 
+def test_clicks_waiting_for_their_window_are_bounded_and_not_lost() -> None:
+    service = _service(spec="t:full=1")
+    rec = [s for e in _events(3_000) for s in service.handle(e)][-1].recommendation
+    service.handle(_impression_of(rec, "imp-3"))
+    service.unsettled_clicks.clear()
+    calibration = service.calibrations["full"]
+    learnt = calibration.n_labels
+    limit = 1
+    service.labels.max_open = limit  # after the impression: its slots stay open
+    for n, item in enumerate(i.item_id for i in rec.items[:3]):
+        service.handle(
+            Click(event_id=f"clk-w{n}", ts=rec.event_ts, user_id=rec.user_id, item_id=item,
+                  surface="home", rec_id=rec.rec_id, position=n)
+        )  # fmt: skip
+    assert len(service.unsettled_clicks) == limit
+    assert calibration.n_labels == learnt + 2  # the overflow was calibrated early, not dropped
+
+
 def test_close_labels_ends_open_windows_as_not_clicked() -> None:
     service = _service(spec="t:full=1")
     rec = [s for e in _events(3_000) for s in service.handle(e)][-1].recommendation
