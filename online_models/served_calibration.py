@@ -86,7 +86,17 @@ class ServedCalibration:
         Labels' worth of pull towards the identity ``(a, b) = (1, 0)``.
     """
 
-    __slots__ = ("_clicks", "_labels", "a", "b", "memory", "n_labels", "prior", "refit_every")
+    __slots__ = (
+        "_clicks",
+        "_fitted_at",
+        "_labels",
+        "a",
+        "b",
+        "memory",
+        "n_labels",
+        "prior",
+        "refit_every",
+    )
 
     def __init__(self, memory: float = 5_000.0, refit_every: int = 100, prior: float = 1.0) -> None:
         if not memory >= 1.0:
@@ -101,6 +111,7 @@ class ServedCalibration:
         self.a = 1.0
         self.b = 0.0
         self.n_labels = 0
+        self._fitted_at = 0  # n_labels at the last refit
         self._labels = [0.0] * _N_BINS
         self._clicks = [0.0] * _N_BINS
 
@@ -124,7 +135,8 @@ class ServedCalibration:
     def _refit(self) -> None:
         """Decay the histogram by the labels since the last refit, then refit ``(a, b)``
         by Newton steps on its log likelihood plus the pull towards the identity."""
-        keep = math.exp(-min(self.n_labels, self.refit_every) / self.memory)
+        keep = math.exp(-(self.n_labels - self._fitted_at) / self.memory)
+        self._fitted_at = self.n_labels
         bins = [
             (z, n * keep, c * keep)
             for z, n, c in zip(_CENTRES, self._labels, self._clicks, strict=True)
