@@ -4,7 +4,9 @@ A recommendation answers one event (``source_event_id``, ``event_ts``) for one
 pseudonymous user. ``user_id`` must be a pseudonym (:func:`~schemas.pseudonym.is_pseudonym`):
 a raw id can never reach consumers through this type. Items are distinct, at most
 :data:`MAX_RECOMMENDED_ITEMS`, best first; ``partner`` is ``None`` exactly for courses;
-``p_click`` is a probability, ``score`` any finite number (only its order matters).
+``p_click`` is the probability that the item is clicked if shown, calibrated per A/B variant
+on what that variant's earlier lists got; ``score`` any finite number (only its order
+matters).
 
 >>> from datetime import UTC, datetime
 >>> t = datetime(2026, 11, 29, 10, tzinfo=UTC)
