@@ -207,16 +207,11 @@ class ItemKNN:
     def candidate_scores(self, user: str) -> tuple[IntRows, FloatArray]:
         """Rows similar to the user's recent history and their scores (unsorted; may include
         items the user has seen). Empty for unknown users. No side effects."""
-        u = self._users.row(user)
-        if u is None:
+        found = self._history_similarities(user)
+        if found is None:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        hist = self._history_rows(u)[: self.score_history]
-        if hist.shape[0] == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        ids = self._nb_ids[hist].astype(np.int64)
+        ids, sims = found
         valid = ids >= 0
-        ages = age_weights(self.recency_decay, hist.shape[0])[:, None]
-        sims = self._similarities(hist[:, None], ids, self._nb_cnt[hist], ages)
         flat_ids, flat_s = ids[valid], sims[valid]
         if flat_ids.shape[0] == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
@@ -234,17 +229,12 @@ class ItemKNN:
         the history entries that have them as neighbours only: labelled impressions need a
         few items' scores, not every candidate's. Bit for bit the same sums. No side effects."""
         out = np.zeros(rows.shape[0], dtype=np.float32)
-        u = self._users.row(user)
-        if u is None or rows.shape[0] == 0:
+        found = self._history_similarities(user) if rows.shape[0] else None
+        if found is None:
             return out
-        hist = self._history_rows(u)[: self.score_history]
-        if hist.shape[0] == 0:
-            return out
-        # The same arrays, of the same shapes, as candidate_scores: numpy may take another
-        # (SIMD) path for a power of a smaller array and round differently in float32.
-        ids = self._nb_ids[hist].astype(np.int64)
-        ages = age_weights(self.recency_decay, hist.shape[0])[:, None]
-        sims = self._similarities(hist[:, None], ids, self._nb_cnt[hist], ages)
+        # The very arrays candidate_scores sums: numpy may take another (SIMD) path for a
+        # power over a smaller array and round differently in float32.
+        ids, sims = found
         flat_ids, flat_s = ids.ravel(), sims.ravel().astype(np.float64)
         first = np.zeros(1, dtype=np.int64)
         for j, row in enumerate(rows.tolist()):
@@ -252,6 +242,20 @@ class ItemKNN:
             if hit.shape[0]:  # summed in order, one by one, as reduceat does there
                 out[j] = np.add.reduceat(hit, first)[0]
         return out
+
+    def _history_similarities(self, user: str) -> tuple[IntRows, FloatArray] | None:
+        """The neighbour rows of the user's recent history (one row per history item, -1:
+        an empty slot) and their recency-weighted similarities, the one computation behind
+        :meth:`candidate_scores` and :meth:`score_rows`; None for a user without history."""
+        u = self._users.row(user)
+        if u is None:
+            return None
+        hist = self._history_rows(u)[: self.score_history]
+        if hist.shape[0] == 0:
+            return None
+        ids = self._nb_ids[hist].astype(np.int64)
+        ages = age_weights(self.recency_decay, hist.shape[0])[:, None]
+        return ids, self._similarities(hist[:, None], ids, self._nb_cnt[hist], ages)
 
     def _similarities(
         self, hist: IntRows, neighbours: IntRows, counts: FloatArray, ages: FloatArray
