@@ -63,6 +63,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from online_models.logistic import sigmoid
 from online_models.types import Context, ItemInfo
 
 __all__ = [
@@ -142,13 +143,6 @@ def _log_scaled(values: Sequence[float], finite: bool) -> list[float]:
     return [math.copysign(math.log1p(abs(v)), v) for v in values]
 
 
-def _sigmoid(z: float) -> float:
-    if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
-
-
 class _RunningMoments:
     """Welford mean/variance of one numeric feature (pure reads), with the weight key it
     feeds (``num:<name>``) and whether values go through ``log1p`` first."""
@@ -189,7 +183,7 @@ class _PlattLayer:
         self.b = 0.0
 
     def predict(self, z: float) -> float:
-        return _sigmoid(self.a * z + self.b)
+        return sigmoid(self.a * z + self.b)
 
     def learn(self, z: float, clicked: bool) -> None:
         error = self.predict(z) - float(clicked)

@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import math
 
+from online_models.logistic import sigmoid
+
 __all__ = ["ServedCalibration"]
 
 _LOGIT_BOUND = 9.0
@@ -63,13 +65,6 @@ def _logit(p: float) -> float:
     if p >= 1.0:
         return _LOGIT_BOUND
     return min(max(math.log(p / (1.0 - p)), -_LOGIT_BOUND), _LOGIT_BOUND)
-
-
-def _sigmoid(t: float) -> float:
-    if t >= 0.0:
-        return 1.0 / (1.0 + math.exp(-t))
-    e = math.exp(t)
-    return e / (1.0 + e)
 
 
 class ServedCalibration:
@@ -119,7 +114,7 @@ class ServedCalibration:
         """The calibrated probability of a served value ``p``; no side effects."""
         if self.n_labels < 8:  # not fitted yet: the identity
             return min(max(p, 0.0), 1.0)
-        return _sigmoid(self.a * _logit(p) + self.b)
+        return sigmoid(self.a * _logit(p) + self.b)
 
     def learn(self, p: float, clicked: bool) -> None:
         """One label of an item served with value ``p`` (before calibration)."""
@@ -149,7 +144,7 @@ class ServedCalibration:
             ga, gb = prior * (a - 1.0), prior * b
             haa, hab, hbb = prior, 0.0, prior
             for z, n, c in bins:
-                q = _sigmoid(a * z + b)
+                q = sigmoid(a * z + b)
                 error, w = n * q - c, n * q * (1.0 - q)
                 ga += error * z
                 gb += error
