@@ -18,7 +18,7 @@ import hashlib
 import heapq
 import itertools
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,7 +100,7 @@ class RecommendationService:
         self.metrics = OnlineMetrics()
         # Per variant, what a served p_click means in clicks (learnt from the labels of
         # what was served: online_models/served_calibration.py).
-        self.calibrations: dict[str, ServedCalibration] = {}
+        self.calibrations: defaultdict[str, ServedCalibration] = defaultdict(ServedCalibration)
         # Clicks waiting for their list's window to close: (closes at, rec id, variant,
         # model p_click).
         self.unsettled_clicks: list[tuple[float, str, str, float]] = []
@@ -218,7 +218,7 @@ class RecommendationService:
         ]
         if not scored:
             return []  # nothing to show yet: no debounce either, the next event may serve
-        calibrate = self._calibration(variant).calibrate
+        calibrate = self.calibrations[variant].calibrate
         p_clicks = {s.item_id: _served_p(float(s.p_click), calibrate) for s in scored}
         items = tuple(
             RecommendedItem(
@@ -305,26 +305,20 @@ class RecommendationService:
         labelled at once but a non-click only then, and calibrating clicks first would
         promise too much, as the click model does (all clicks in a run's first window)."""
         if not label.clicked:  # labelled at the window's close: settled now
-            self._calibration(variant).learn(model_p, False)
+            self.calibrations[variant].learn(model_p, False)
             return
         settles_at = label.impression_ts + self.config.label_window_s
         heapq.heappush(self.unsettled_clicks, (settles_at, label.rec_id, variant, model_p))
         if len(self.unsettled_clicks) > self.labels.max_open:  # bounded like the join:
             _, _, oldest_variant, oldest_p = heapq.heappop(self.unsettled_clicks)
-            self._calibration(oldest_variant).learn(oldest_p, True)  # settled early, not lost
+            self.calibrations[oldest_variant].learn(oldest_p, True)  # settled early, not lost
 
     def _calibrate_settled(self, now: float) -> None:
         """Calibrate the clicks whose window closed before ``now``."""
         pending = self.unsettled_clicks
         while pending and pending[0][0] < now:
             _, _, variant, model_p = heapq.heappop(pending)
-            self._calibration(variant).learn(model_p, True)
-
-    def _calibration(self, variant: str) -> ServedCalibration:
-        calibration = self.calibrations.get(variant)
-        if calibration is None:
-            calibration = self.calibrations[variant] = ServedCalibration()
-        return calibration
+            self.calibrations[variant].learn(model_p, True)
 
     def _shown_in(self, label: Label) -> Context:
         """The context the labelled item was ranked in, so the click model learns from the
@@ -337,9 +331,10 @@ class RecommendationService:
 
 
 def _served_p(model_p: float, calibrate: Callable[[float], float]) -> tuple[float, float]:
-    """The model's p_click (clipped to [0, 1]) and the calibrated one a list is served with."""
+    """The model's p_click (clipped to [0, 1]) and the calibrated one a list is served with
+    (a probability already)."""
     p = min(1.0, max(0.0, model_p))
-    return p, min(1.0, max(0.0, calibrate(p)))
+    return p, calibrate(p)
 
 
 def _trigger_item(event: Event) -> str | None:
