@@ -251,6 +251,54 @@ def summarise(samples: Sequence[Sample]) -> dict[str, Any]:
     }
 
 
+STATE = ("served", "last_list", "last_served", "bought_courses", "unsettled_clicks", "labels")
+"""The service's own state outside the models: per list served, per user, per open label."""
+
+
+def deep_size(obj: object, shared: set[int]) -> int:
+    """Bytes of ``obj`` and everything it reaches, each object once; objects whose id is in
+    ``shared`` (the catalogue's ids and items: the models hold them anyway) count 0.
+
+    >>> deep_size((1.5, "ab"), set()) > deep_size((), set())
+    True
+    """
+    seen, stack, total = set(shared), [obj], 0
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        if isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, list | tuple | set | frozenset):
+            stack.extend(o)
+        elif hasattr(o, "__dict__"):
+            stack.append(vars(o))
+        for klass in type(o).__mro__:
+            for name in getattr(klass, "__slots__", ()):
+                if hasattr(o, name):
+                    stack.append(getattr(o, name))
+    return total
+
+
+def state_sizes(service: RecommendationService) -> dict[str, dict[str, int]]:
+    """Entries and bytes of each :data:`STATE` structure (alone: a user id two of them hold
+    counts in both) and bytes per entry; for the label join, entries are open slots."""
+    shared = {id(k) for k in service.catalogue} | {id(v) for v in service.catalogue.values()}
+    sizes = {}
+    for name in STATE:
+        obj = getattr(service, name)
+        entries, size = len(obj), deep_size(obj, shared)
+        sizes[name] = {
+            "entries": entries,
+            "bytes": size,
+            "bytes_per_entry": round(size / entries) if entries else 0,
+        }
+    return sizes
+
+
 def environment() -> dict[str, Any]:
     """The machine and library versions: figures without them are not comparable."""
     return {
@@ -270,6 +318,7 @@ def bench(
     service = build_service(settings)
     samples = run(service, stream, warmup, freeze_every_s=settings.gc_freeze_every_s)
     report = summarise(samples)
+    report["state"] = state_sizes(service)
     report["config"] = {
         "items": items,
         "users": users,
@@ -313,6 +362,13 @@ def render(report: dict[str, Any]) -> str:
         f"{'type':>16} {'count':>7} {'served':>7} {'mean':>8} {'p50':>8} {'p99':>8} "
         f"{'max':>9} {'cpu':>8} {'time':>6}  (µs)",
     ]
+    lines.append(
+        "service state: "
+        + ", ".join(
+            f"{name} {row['entries']:,} x {row['bytes_per_entry']:,} B"
+            for name, row in report["state"].items()
+        )
+    )
     for kind, row in report["by_type"].items():
         lines.append(
             f"{kind:>16} {row['count']:>7} {row['served']:>7} {row['mean_us']:>8.1f} "

@@ -18,6 +18,7 @@ import hashlib
 import heapq
 import itertools
 import time
+from array import array
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,28 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ServedList:
+    """What the service keeps of a list it served until the list's labels close: each
+    item's model ``p_click`` and the calibrated one it was served with (calibration and log
+    loss), and the context it was ranked in, without what is not a feature (its labels train
+    the click model on the context features it was scored with: hour, trigger domain).
+    Compact, as one is kept per list served in the last two windows: ~0.9 KB for ten items,
+    against ~1.6 KB for the dict of pairs it replaces."""
+
+    items: tuple[str, ...]
+    model_p: array[float]
+    served_p: array[float]
+    context: Context
+
+    def p_clicks(self, item_id: str) -> tuple[float, float] | None:
+        """The item's (model, served) ``p_click``; None if the list did not show it."""
+        if item_id not in self.items:
+            return None
+        j = self.items.index(item_id)
+        return self.model_p[j], self.served_p[j]
+
+
+@dataclass(frozen=True, slots=True)
 class Served:
     """A recommendation and the event time it answered (for latency and analytics)."""
 
@@ -104,17 +127,14 @@ class RecommendationService:
         # Clicks waiting for their list's window to close: (closes at, rec id, variant,
         # model p_click).
         self.unsettled_clicks: list[tuple[float, str, str, float]] = []
-        # What each user was last shown (for hit rate); per served list, each item's model
-        # p_click and the calibrated one it was served with (for the calibration and log
-        # loss), and the context it was ranked in (its labels train the click model on the
-        # context features it was scored with: hour, trigger domain).
-        self.last_list: OrderedDict[str, tuple[str, frozenset[str]]] = OrderedDict()
+        # What each user was last shown, and by which variant (for hit rate).
+        self.last_list: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
         # Courses each user bought: no variant ever offers them again (kept for opted-out
         # users too — a popularity list must not offer a course they own either).
         self.bought_courses: OrderedDict[str, dict[str, None]] = OrderedDict()
-        self.served: OrderedDict[str, tuple[dict[str, tuple[float, float]], Context]] = (
-            OrderedDict()
-        )
+        # Lists served in the last two label windows (by event time), by rec_id: their
+        # impressions come within one window of the list, their labels within the next.
+        self.served: OrderedDict[str, ServedList] = OrderedDict()
 
     # --- the one entry point --------------------------------------------------------------
     def handle(self, event: Event) -> list[Served]:
@@ -183,6 +203,7 @@ class RecommendationService:
         """Erase the user from every model and every piece of state the service holds."""
         for model in self.models.values():
             model.forget_user(user)
+        self.labels.forget_user(user)
         self.opted_out.discard(user)
         self.last_served.pop(user, None)
         self.last_list.pop(user, None)
@@ -219,23 +240,26 @@ class RecommendationService:
         if not scored:
             return []  # nothing to show yet: no debounce either, the next event may serve
         calibrate = self.calibrations[variant].calibrate
-        p_clicks = {s.item_id: _served_p(float(s.p_click), calibrate) for s in scored}
+        model_p = array("d", [min(1.0, max(0.0, float(s.p_click))) for s in scored])
+        served_p = array("d", [calibrate(p) for p in model_p])
         items = tuple(
             RecommendedItem(
                 item_id=s.item_id,
                 domain=self.catalogue[s.item_id].domain,
                 partner=self.catalogue[s.item_id].partner,
                 score=float(s.score),
-                p_click=p_clicks[s.item_id][1],
+                p_click=p,
                 reason=s.reason,
             )
-            for s in scored
+            for s, p in zip(scored, served_p, strict=True)
         )
         _remember(self.last_served, user, ts, self.config)
         rec_id = rec_id_for(event.event_id, variant)
-        _remember(self.last_list, user, (variant, frozenset(i.item_id for i in items)), self.config)
-        ranked_in = dataclasses.replace(context, exclude=frozenset())  # not a feature
-        _remember(self.served, rec_id, (p_clicks, ranked_in), self.config)
+        item_ids = tuple(s.item_id for s in scored)
+        _remember(self.last_list, user, (variant, item_ids), self.config)
+        ranked_in = dataclasses.replace(context, exclude=frozenset(), trigger_item=None)
+        served_list = ServedList(item_ids, model_p, served_p, ranked_in)
+        _remember(self.served, rec_id, served_list, self.config)
         recommendation = Recommendation(
             rec_id=rec_id,
             user_id=user,
@@ -280,12 +304,14 @@ class RecommendationService:
         labels = list(labels)
         for label in labels:
             served = self.served.get(label.rec_id)
-            if served is not None and label.item_id in served[0]:
+            p_clicks = served.p_clicks(label.item_id) if served is not None else None
+            if p_clicks is not None:
                 variant = self.experiment.assign(label.user)
-                model_p, served_p = served[0][label.item_id]
+                model_p, served_p = p_clicks
                 self.metrics.label(variant, served_p, label.clicked)
                 self._calibrate_when_settled(label, variant, model_p)
         self._calibrate_settled(now)
+        self._forget_served_before(now - 2 * self.config.label_window_s)
         # A user's consecutive labels (a list's impressions closing together) go to the
         # model as one batch: same order, one feature pass.
         learnable = (label for label in labels if label.user not in self.opted_out)
@@ -320,21 +346,21 @@ class RecommendationService:
             _, _, variant, model_p = heapq.heappop(pending)
             self.calibrations[variant].learn(model_p, True)
 
+    def _forget_served_before(self, ts: float) -> None:
+        """Drop the lists served before ``ts``, two windows before the label join's clock:
+        their labels have closed (an impression comes within a window of its list)."""
+        served = self.served
+        while served and next(iter(served.values())).context.ts < ts:
+            served.popitem(last=False)
+
     def _shown_in(self, label: Label) -> Context:
         """The context the labelled item was ranked in, so the click model learns from the
         features it predicted with; an impression of a list this service did not serve (or
         no longer remembers) gets the hour of its impression."""
         served = self.served.get(label.rec_id)
         if served is not None:
-            return dataclasses.replace(served[1], ts=label.impression_ts)
+            return dataclasses.replace(served.context, ts=label.impression_ts)
         return Context(ts=label.impression_ts, hour=_utc_hour(label.impression_ts))
-
-
-def _served_p(model_p: float, calibrate: Callable[[float], float]) -> tuple[float, float]:
-    """The model's p_click (clipped to [0, 1]) and the calibrated one a list is served with
-    (a probability already)."""
-    p = min(1.0, max(0.0, model_p))
-    return p, calibrate(p)
 
 
 def _trigger_item(event: Event) -> str | None:

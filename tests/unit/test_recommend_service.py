@@ -221,10 +221,10 @@ def test_lists_promise_the_click_rate_that_followed_such_promises() -> None:
     service.close_labels(served[-1].recommendation.event_ts.timestamp() + 2e5)
     assert calibration.n_labels >= 8 and calibration.calibrate(0.3) < before
     rec = [s for e in _events(3_400)[3_000:] for s in service.handle(e)][-1].recommendation
-    pairs = [service.served[rec.rec_id][0][i.item_id] for i in rec.items]
-    assert [i.p_click for i in rec.items] == [served_p for _, served_p in pairs]
+    pairs = [service.served[rec.rec_id].p_clicks(i.item_id) for i in rec.items]
+    assert [i.p_click for i in rec.items] == [pair[1] for pair in pairs if pair]
     promised = [i.p_click for i in rec.items]
-    assert [calibration.calibrate(model_p) for model_p, _ in pairs] == promised
+    assert [calibration.calibrate(pair[0]) for pair in pairs if pair] == promised
 
 
 def test_clicks_waiting_for_their_window_are_bounded_and_not_lost() -> None:
@@ -264,7 +264,7 @@ def test_labels_train_the_click_model_on_the_context_the_list_was_ranked_in() ->
     assert isinstance(ranker, FullRanker)
     served = [s for e in _events(3_000) for s in service.handle(e)]
     rec = served[-1].recommendation
-    ranked_in = service.served[rec.rec_id][1]
+    ranked_in = service.served[rec.rec_id].context
     assert ranked_in.hour == rec.event_ts.hour and ranked_in.trigger_domain is not None
     hour_key = ranker.ctr._hour_keys[ranked_in.hour]
     before = ranker.ctr._weights.get(hour_key)
@@ -310,3 +310,37 @@ def test_a_new_users_first_list_follows_the_item_they_chose() -> None:
     kin = {p.item_id for p in pottery[1:]}
     assert kin & set(shown), shown
     assert all("pottery" in shown[i] or "wheel" in shown[i] for i in kin & set(shown))
+
+
+def test_forget_drops_the_users_pending_labels() -> None:
+    """An erased user's lists still waiting for clicks are dropped: nothing of theirs is
+    labelled, counted or learnt after the erasure."""
+    service = _service(spec="t:full=1")
+    rec = [s for e in _events(3_000) for s in service.handle(e)][-1].recommendation
+    service.handle(_impression_of(rec, "imp-f"))
+    open_before = len(service.labels)
+    counted = service.metrics.by_variant["full"].labels
+    service.handle(Forget(event_id="f-1", ts=rec.event_ts, user_id=rec.user_id))
+    assert len(service.labels) <= open_before - len(rec.items)
+    service.handle(
+        Click(event_id="clk-f", ts=rec.event_ts, user_id=rec.user_id, item_id=rec.items[0].item_id,
+              surface="home", rec_id=rec.rec_id, position=0)
+    )  # fmt: skip
+    service.close_labels(rec.event_ts.timestamp() + 2 * service.config.label_window_s)
+    assert service.metrics.by_variant["full"].labels == counted
+
+
+def test_served_lists_are_kept_for_two_label_windows() -> None:
+    """What a list served needs for its labels is dropped once they have all closed (two
+    windows after it was served, by the label join's event time), so this state follows
+    the serving rate, not the running time."""
+    window = 20.0
+    service = _service(spec="t:full=1", label_window_s=window)
+    events = _events(3_000)
+    assert events[-1].ts.timestamp() - events[0].ts.timestamp() > 5 * window
+    ages = []
+    for event in events:
+        service.handle(event)
+        if service.served and isinstance(event, Impression):  # the join's clock moved
+            ages.append(event.ts.timestamp() - next(iter(service.served.values())).context.ts)
+    assert len(ages) > 100 and 0 < max(ages) <= 2 * window
