@@ -134,6 +134,7 @@ class RecommendationService:
         self.bought_courses: OrderedDict[str, dict[str, None]] = OrderedDict()
         # Lists served in the last two label windows (by event time), by rec_id: their
         # impressions come within one window of the list, their labels within the next.
+        # At most as many as the label join holds open.
         self.served: OrderedDict[str, ServedList] = OrderedDict()
 
     # --- the one entry point --------------------------------------------------------------
@@ -182,7 +183,7 @@ class RecommendationService:
             owned[event.course_id] = None
             while len(owned) > MAX_COURSES_PER_USER:
                 del owned[next(iter(owned))]
-            _remember(self.bought_courses, user, owned, self.config)
+            _remember(self.bought_courses, user, owned, self.config.max_tracked_users)
         if user not in self.opted_out:
             model = self._model_for(user)
             for interaction in interactions(event, self.catalogue):
@@ -253,13 +254,15 @@ class RecommendationService:
             )
             for s, p in zip(scored, served_p, strict=True)
         )
-        _remember(self.last_served, user, ts, self.config)
+        _remember(self.last_served, user, ts, self.config.max_tracked_users)
         rec_id = rec_id_for(event.event_id, variant)
         item_ids = tuple(s.item_id for s in scored)
-        _remember(self.last_list, user, (variant, item_ids), self.config)
+        _remember(self.last_list, user, (variant, item_ids), self.config.max_tracked_users)
         ranked_in = dataclasses.replace(context, exclude=frozenset(), trigger_item=None)
         served_list = ServedList(item_ids, model_p, served_p, ranked_in)
-        _remember(self.served, rec_id, served_list, self.config)
+        # No more lists than the label join holds open: beyond that it closes lists early.
+        most = max(1, self.labels.max_open // max(1, self.config.k))
+        _remember(self.served, rec_id, served_list, most)
         recommendation = Recommendation(
             rec_id=rec_id,
             user_id=user,
@@ -375,10 +378,10 @@ def _trigger_item(event: Event) -> str | None:
     return None
 
 
-def _remember(memory: OrderedDict[str, V], key: str, value: V, config: ServiceConfig) -> None:
+def _remember(memory: OrderedDict[str, V], key: str, value: V, limit: int) -> None:
     memory[key] = value
     memory.move_to_end(key)
-    while len(memory) > config.max_tracked_users:
+    while len(memory) > limit:
         memory.popitem(last=False)
 
 

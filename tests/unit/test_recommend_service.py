@@ -344,3 +344,11 @@ def test_served_lists_are_kept_for_two_label_windows() -> None:
         if service.served and isinstance(event, Impression):  # the join's clock moved
             ages.append(event.ts.timestamp() - next(iter(service.served.values())).context.ts)
     assert len(ages) > 100 and 0 < max(ages) <= 2 * window
+
+
+def test_no_more_lists_are_kept_than_the_label_join_holds_open() -> None:
+    service = _service(spec="t:full=1")
+    service.labels.max_open = 3 * service.config.k
+    served = [s for e in _events(1_500) for s in service.handle(e)]
+    assert len(served) > 10
+    assert list(service.served) == [s.recommendation.rec_id for s in served[-3:]]
