@@ -11,8 +11,8 @@ from aiokafka.structs import ConsumerRecord
 
 async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
+    try:  # stopped even when cancelled while starting (a feeder task is cancelled mid-run)
+        await producer.start()
         for key, value in messages:
             await producer.send(topic, value=value, key=key)
         await producer.flush()
