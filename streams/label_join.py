@@ -7,7 +7,7 @@ labels (replay-safe). Each (rec_id, item) is labelled at most once.
 
 Memory: the slots of one list are held together, one record per ``rec_id`` (its user, when
 it was shown, its items and positions, which were clicked) with one expiry entry, not one
-entry per slot: ~0.4 KB per open list of ten instead of ~4 KB. The window of a list runs
+entry per slot: ~1.3 KB per open list of ten instead of ~3.9 KB. The window of a list runs
 from its first impression (an item added by a later impression of the same list closes
 with it). After the window, a list is remembered by its items alone for ``remember_s`` so
 that a replayed impression opens nothing. Both the open and the remembered slots are
