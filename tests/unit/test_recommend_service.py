@@ -157,7 +157,7 @@ def test_opted_out_user_trains_nothing_and_forget_erases() -> None:
     assert model.knows_user(user)
     service.handle(Forget(event_id="f", ts=FIXED_NOW, user_id=user))
     assert not model.knows_user(user)
-    assert user not in service.last_served
+    assert user not in service.last_list
 
 
 def test_every_copy_of_an_erasure_applies_and_a_stale_catalogue_copy_changes_nothing() -> None:
