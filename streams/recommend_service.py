@@ -6,9 +6,12 @@ online metrics stay honest. Everything here is deterministic given the event seq
 ``rec_id`` is derived from the source event and variant, so a replay after a crash re-emits
 the *same* recommendation rather than a new one.
 
-State kept per user is bounded: consent opt-outs, debounce times and the label join's open
-impressions. Models live behind the ``Recommender`` protocol, one instance per A/B variant
-when variants learn in isolation (no arm's traffic trains another arm's model).
+State is bounded: per user, consent opt-outs, bought courses and the last list served (for
+the debounce and hit rate), each up to ``max_tracked_users``; per served list, what its
+labels need, for two label windows and no more lists than the label join holds open (see
+``bench/service_bench.py`` for the bytes). Models live behind the ``Recommender`` protocol,
+one instance per A/B variant when variants learn in isolation (no arm's traffic trains
+another arm's model).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ class ServedList:
     item's model ``p_click`` and the calibrated one it was served with (calibration and log
     loss), and the context it was ranked in, without what is not a feature (its labels train
     the click model on the context features it was scored with: hour, trigger domain).
-    Compact, as one is kept per list served in the last two windows: ~0.9 KB for ten items,
+    Compact, as one is kept per list served in the last two windows: ~1.0 KB for ten items,
     against ~1.6 KB for the dict of pairs it replaces."""
 
     items: tuple[str, ...]
