@@ -91,7 +91,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -194,7 +194,9 @@ class ContentSimilarity:
         self.same_domain_factor = same_domain_factor
         self.seed = seed
 
-        self._history: OrderedDict[str, deque[tuple[str, float]]] = OrderedDict()
+        # Per user, the last ``history_size`` (item, weight), oldest first: a list, not a
+        # deque (an empty deque takes ~0.6 KB; most users have a few items).
+        self._history: OrderedDict[str, list[tuple[str, float]]] = OrderedDict()
         # Catalogue rows (one per item ever seen, never reused).
         self._row_of: dict[str, int] = {}
         self._ids: list[str] = []
@@ -438,12 +440,14 @@ class ContentSimilarity:
             return None
         history = self._history.get(interaction.user)
         if history is None:
-            history = self._history[interaction.user] = deque(maxlen=self.history_size)
+            history = self._history[interaction.user] = []
             while len(self._history) > self.max_users:
                 self._history.popitem(last=False)
         else:
             self._history.move_to_end(interaction.user)
         history.append((interaction.item, interaction.weight))
+        if len(history) > self.history_size:
+            del history[0]
         return None
 
     def forget_user(self, user: str) -> None:
