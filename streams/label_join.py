@@ -126,7 +126,7 @@ class LabelJoin:
             labels.extend(self._expire_oldest())
         closed = self._closed
         while closed and next(iter(closed.values()))[0] < ts - self.remember_s:
-            self._n_closed -= len(closed.popitem(last=False)[1][1])
+            self._forget_oldest_closed()
         return labels
 
     def forget_user(self, user: str) -> None:
@@ -159,4 +159,7 @@ class LabelJoin:
         self._closed[rec_id] = (closed_at, items)
         self._n_closed += len(items)
         while self._n_closed > self.max_open:
-            self._n_closed -= len(self._closed.popitem(last=False)[1][1])
+            self._forget_oldest_closed()
+
+    def _forget_oldest_closed(self) -> None:
+        self._n_closed -= len(self._closed.popitem(last=False)[1][1])
