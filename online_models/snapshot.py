@@ -48,6 +48,10 @@ class SnapshotError(Exception):
     """A snapshot cannot be written or is not one we can safely load."""
 
 
+class IncompatibleSnapshot(SnapshotError):
+    """A crossrec snapshot of another format version: sound, but not this code's to load."""
+
+
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
@@ -101,7 +105,7 @@ def read_header(data: bytes) -> tuple[dict[str, Any], int]:
     if not isinstance(header, dict):
         raise SnapshotError("corrupt snapshot header")
     if header.get("format_version") != FORMAT_VERSION:
-        raise SnapshotError(
+        raise IncompatibleSnapshot(
             f"incompatible snapshot format {header.get('format_version')!r} "
             f"(this code reads {FORMAT_VERSION})"
         )

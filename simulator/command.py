@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from simulator.hostile import mix_hostile
 from simulator.ledger import Ledger
-from simulator.output import ProduceError, produce_to_kafka, write_jsonl
+from simulator.output import ProduceError, ProduceResult, produce_to_kafka, write_jsonl
 from simulator.payload import Emitted, encode_all
+from simulator.responder import Responder, answer_from_kafka
 from simulator.traffic import Traffic
 from simulator.world import World
 
@@ -70,25 +72,85 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--topic", default=None, help="Kafka topic (default: events.in)")
     parser.add_argument("--ledger", metavar="FILE.json", help="write the ledger of what was sent")
+    parser.add_argument(
+        "--respond",
+        action="store_true",
+        help="Kafka only: the simulated users also answer the lists served on the "
+        "recommendations topic (impressions, clicks and purchases drawn from ground truth)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
-def build_stream(args: argparse.Namespace) -> Iterator[Emitted]:
-    """The messages ``run`` would send, limited to ``--events``."""
+def build_traffic(args: argparse.Namespace) -> Traffic:
+    """The simulated world and its traffic as ``args`` describe them."""
     world = World(seed=args.seed, n_users=args.users, n_items=args.items)
-    traffic = Traffic(
+    return Traffic(
         world,
         seed=args.seed,
         start_ts=args.start_ts,
         session_rate=args.session_rate,
         catalogue=not args.no_catalogue,
     )
+
+
+def build_stream(
+    args: argparse.Namespace, traffic: Traffic | None = None, responder: Responder | None = None
+) -> Iterator[Emitted]:
+    """The messages ``run`` would send, limited to ``--events`` (reactions included)."""
+    traffic = traffic or build_traffic(args)
     messages = mix_hostile(encode_all(traffic), args.hostile_fraction, seed=args.seed)
+    if responder is not None:
+        messages = responder.merge(messages)
     return itertools.islice(messages, args.events)
 
 
-def run(args: argparse.Namespace, *, default_bootstrap: str, default_topic: str) -> int:
-    """Run the simulation described by ``args``; return a process exit code."""
+async def _produce(
+    args: argparse.Namespace,
+    stream: Iterator[Emitted],
+    ledger: Ledger,
+    responder: Responder | None,
+    *,
+    bootstrap: str,
+    topic: str,
+    recommendations_topic: str,
+) -> ProduceResult:
+    """Produce ``stream``; with a responder, answer the served lists while doing so."""
+    send = produce_to_kafka(
+        bootstrap,
+        topic,
+        stream,
+        args.rate,
+        ledger=ledger,
+        total=args.events,
+        progress=not args.quiet,
+    )
+    if responder is None:
+        return await send
+    answering = asyncio.create_task(answer_from_kafka(bootstrap, recommendations_topic, responder))
+    try:
+        return await send
+    finally:
+        answering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await answering  # re-raises what stopped it early, if anything did
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    default_bootstrap: str,
+    default_topic: str,
+    recommendations_topic: str = "recommendations",
+    pseudonymise: Callable[[str], str] | None = None,
+) -> int:
+    """Run the simulation described by ``args``; return a process exit code.
+
+    ``--respond`` needs ``pseudonymise``: the worker's mapping of raw user ids to the
+    pseudonyms its lists carry.
+    """
+    if args.respond and (args.output or pseudonymise is None):
+        print("--respond needs --kafka (and the worker's pseudonymisation)", file=sys.stderr)
+        return 2
     if args.events < 0 or not 0.0 <= args.hostile_fraction < 1.0:
         print("--events must be >= 0 and --hostile-fraction in [0, 1)", file=sys.stderr)
         return 2
@@ -96,7 +158,9 @@ def run(args: argparse.Namespace, *, default_bootstrap: str, default_topic: str)
         print("--rate must be > 0", file=sys.stderr)
         return 2
     ledger = Ledger()
-    stream = build_stream(args)
+    traffic = build_traffic(args)
+    responder = Responder(traffic, pseudonymise) if args.respond and pseudonymise else None
+    stream = build_stream(args, traffic, responder)
     progress = not args.quiet
     started = time.monotonic()
     exit_code = 0
@@ -109,17 +173,15 @@ def run(args: argparse.Namespace, *, default_bootstrap: str, default_topic: str)
                 )
             write_jsonl(args.output, stream, ledger=ledger, total=args.events, progress=progress)
         else:
-            bootstrap = args.kafka or default_bootstrap
-            topic = args.topic or default_topic
             result = asyncio.run(
-                produce_to_kafka(
-                    bootstrap,
-                    topic,
+                _produce(
+                    args,
                     stream,
-                    args.rate,
-                    ledger=ledger,
-                    total=args.events,
-                    progress=progress,
+                    ledger,
+                    responder,
+                    bootstrap=args.kafka or default_bootstrap,
+                    topic=args.topic or default_topic,
+                    recommendations_topic=recommendations_topic,
                 )
             )
             if result.failed:
@@ -143,5 +205,8 @@ def run(args: argparse.Namespace, *, default_bootstrap: str, default_topic: str)
             summary = ledger.summary()
             summary["elapsed_s"] = round(elapsed, 3)
             summary["messages_per_s"] = round(ledger.payloads / elapsed, 1) if elapsed else None
+            if responder is not None:
+                summary["lists_answered"] = responder.answered
+                summary["lists_not_answered"] = responder.skipped + responder.invalid
             print(json.dumps(summary, indent=2), file=sys.stderr)
     return exit_code

@@ -56,6 +56,29 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
     return snapshot.load(path, expected=Checkpoint)
 
 
+def set_aside_if_outdated(path: Path) -> Path | None:
+    """Rename a snapshot written in another format version; return where it went, or None.
+
+    A worker refuses such a file (the runbook: move it aside, the worker then replays
+    ``events.valid``). ``crossrec up`` does that move for you, so the quick start keeps working
+    after an upgrade; a corrupt or foreign file is still left for the worker to refuse.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)
+    except FileNotFoundError:
+        return None
+    try:
+        snapshot.read_header(head)
+    except snapshot.IncompatibleSnapshot:
+        aside = path.with_name(f"{path.name}.{int(time.time())}.outdated")
+        path.rename(aside)
+        return aside
+    except snapshot.SnapshotError:
+        pass  # corrupt or not ours: for the worker to refuse, loudly
+    return None
+
+
 def save_now(checkpoint: Checkpoint, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint.taken_at = time.time()

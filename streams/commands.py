@@ -25,9 +25,17 @@ def add_simulate(sub: SubParsers) -> None:
 
 
 def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas import pseudonymise
     from simulator.command import run
 
-    return run(args, default_bootstrap=settings.kafka_bootstrap, default_topic=settings.topic_in)
+    key = settings.pseudonym_key_bytes
+    return run(
+        args,
+        default_bootstrap=settings.kafka_bootstrap,
+        default_topic=settings.topic_in,
+        recommendations_topic=settings.topic_recommendations,
+        pseudonymise=lambda raw: pseudonymise(key, raw),
+    )
 
 
 def add_replay(sub: SubParsers) -> None:

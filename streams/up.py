@@ -3,6 +3,9 @@
 Order matters both ways: Kafka and ClickHouse first (they must be ready before the worker
 connects), then the worker, then the traffic simulator; on the way down the simulator stops
 first, the worker gets SIGTERM (it flushes its sink and commits offsets), then the servers.
+
+The simulated users also answer the lists the worker serves (``simulate --respond``): without
+that, the worker's click metrics (CTR, log loss, AUC of ``p_click``) would have no labels.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import subprocess
 import sys
 import time
 
+from streams.checkpoint import checkpoint_path, set_aside_if_outdated
 from streams.local.process import ServiceError, port_in_use, stop_on_sigterm
 from streams.local.stack import local_clickhouse, local_kafka, start_clickhouse
 from streams.settings import Settings
@@ -42,6 +46,13 @@ def run_everything(settings: Settings, simulate_rate: float) -> int:
         start_clickhouse(clickhouse, settings)
         if port_in_use(settings.web_port):
             raise ServiceError(f"the worker's web port {settings.web_port} is already taken")
+        outdated = set_aside_if_outdated(checkpoint_path(settings))
+        if outdated is not None:
+            print(
+                f"the model snapshot is in another crossrec format; moved it to {outdated} "
+                "(the worker rebuilds its models from events.valid)",
+                flush=True,
+            )
         # Children get their own sessions: a terminal's Ctrl-C reaches only this process,
         # which then stops them in order.
         worker = subprocess.Popen(
@@ -53,7 +64,7 @@ def run_everything(settings: Settings, simulate_rate: float) -> int:
         seed = str(int(time.time()))
         simulator = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "simulate", "--kafka", "--seed", seed,
-             "--rate", str(simulate_rate), "--events", "1000000000", "--quiet"],
+             "--rate", str(simulate_rate), "--events", "1000000000", "--respond", "--quiet"],
             start_new_session=True,
         )  # fmt: skip
         print("crossrec is up — press Ctrl-C to stop everything", flush=True)
