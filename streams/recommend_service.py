@@ -137,8 +137,8 @@ class RecommendationService:
         # what was served: online_models/served_calibration.py).
         self.calibrations: defaultdict[str, ServedCalibration] = defaultdict(ServedCalibration)
         # Clicks waiting for their list's window to close: (closes at, rec id, variant,
-        # model p_click).
-        self.unsettled_clicks: list[tuple[float, str, str, float]] = []
+        # model p_click, served p_click).
+        self.unsettled_clicks: list[tuple[float, str, str, float, float]] = []
         self.last_list: OrderedDict[str, LastList] = OrderedDict()
         # Courses each user bought: no variant ever offers them again (kept for opted-out
         # users too — a popularity list must not offer a course they own either).
@@ -320,11 +320,8 @@ class RecommendationService:
             served = self.served.get(label.rec_id)
             p_clicks = served.p_clicks(label.item_id) if served is not None else None
             if p_clicks is not None:
-                variant = self.experiment.assign(label.user)
-                model_p, served_p = p_clicks
-                self.metrics.label(variant, served_p, label.clicked)
-                self._calibrate_when_settled(label, variant, model_p)
-        self._calibrate_settled(now)
+                self._score_when_settled(label, self.experiment.assign(label.user), p_clicks)
+        self._score_settled(now)
         self._forget_served_before(now - 2 * self.config.label_window_s)
         # A user's consecutive labels (a list's impressions closing together) go to the
         # model as one batch: same order, one feature pass.
@@ -340,25 +337,35 @@ class RecommendationService:
                 ]
                 model.learn_impressions(user, shown)
 
-    def _calibrate_when_settled(self, label: Label, variant: str, model_p: float) -> None:
-        """Calibration learns a list's labels together, when its window closes: a click is
-        labelled at once but a non-click only then, and calibrating clicks first would
-        promise too much, as the click model does (all clicks in a run's first window)."""
+    def _score_when_settled(
+        self, label: Label, variant: str, p_clicks: tuple[float, float]
+    ) -> None:
+        """The online metrics and calibration take a list's labels together, when its window
+        closes: a click is labelled at once but a non-click only then. Counting clicks first
+        would show a CTR near 1 for a run's first window and promise too much, as the click
+        model does (it learns all clicks of a run's first window before any non-click)."""
+        model_p, served_p = p_clicks
         if not label.clicked:  # labelled at the window's close: settled now
-            self.calibrations[variant].learn(model_p, False)
+            self._settle(variant, model_p, served_p, False)
             return
         settles_at = label.impression_ts + self.config.label_window_s
-        heapq.heappush(self.unsettled_clicks, (settles_at, label.rec_id, variant, model_p))
+        heapq.heappush(
+            self.unsettled_clicks, (settles_at, label.rec_id, variant, model_p, served_p)
+        )
         if len(self.unsettled_clicks) > self.labels.max_open:  # bounded like the join:
-            _, _, oldest_variant, oldest_p = heapq.heappop(self.unsettled_clicks)
-            self.calibrations[oldest_variant].learn(oldest_p, True)  # settled early, not lost
+            _, _, variant, model_p, served_p = heapq.heappop(self.unsettled_clicks)
+            self._settle(variant, model_p, served_p, True)  # settled early, not lost
 
-    def _calibrate_settled(self, now: float) -> None:
-        """Calibrate the clicks whose window closed before ``now``."""
+    def _score_settled(self, now: float) -> None:
+        """Score the clicks whose window closed before ``now``."""
         pending = self.unsettled_clicks
         while pending and pending[0][0] < now:
-            _, _, variant, model_p = heapq.heappop(pending)
-            self.calibrations[variant].learn(model_p, True)
+            _, _, variant, model_p, served_p = heapq.heappop(pending)
+            self._settle(variant, model_p, served_p, True)
+
+    def _settle(self, variant: str, model_p: float, served_p: float, clicked: bool) -> None:
+        self.metrics.label(variant, served_p, clicked)
+        self.calibrations[variant].learn(model_p, clicked)
 
     def _forget_served_before(self, ts: float) -> None:
         """Drop the lists served before ``ts``, two windows before the label join's clock:
