@@ -171,6 +171,8 @@ class RecommendationService:
             return []
         ts = event.ts.timestamp()
         if isinstance(event, Impression):
+            if event.rec_id in self.served:
+                self.calibrations[self.experiment.assign(user)].shown(len(event.item_ids))
             self._learn_labels(
                 self.labels.impression(event.rec_id, user, event.item_ids, event.positions, ts),
                 ts,
@@ -339,6 +341,7 @@ class RecommendationService:
         if not label.clicked:  # labelled at the window's close: settled now
             self._settle(variant, model_p, served_p, False)
             return
+        self.calibrations[variant].clicked()  # counts at once, until labels settle
         settles_at = label.impression_ts + self.config.label_window_s
         heapq.heappush(
             self.unsettled_clicks, (settles_at, label.rec_id, variant, model_p, served_p)

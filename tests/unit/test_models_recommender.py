@@ -211,9 +211,9 @@ def test_snapshot_round_trip_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match=r"truncated|digest"):
         loads(data[:-10], CrossDomainRecommender)
     current = f'"format_version": {FORMAT_VERSION}'.encode()
-    bumped = data.replace(current, b'"format_version": 9')
+    older = data.replace(current, f'"format_version": {FORMAT_VERSION - 1}'.encode())
     with pytest.raises(SnapshotError, match="incompatible"):
-        loads(bumped, CrossDomainRecommender)
+        loads(older, CrossDomainRecommender)
     assert dumps(rec).startswith(MAGIC)
     assert [p.name for p in tmp_path.iterdir()] == ["m.snap"]  # no temp files left
 

@@ -232,6 +232,30 @@ def test_lists_promise_the_click_rate_that_followed_such_promises() -> None:
     assert [calibration.calibrate(pair[0]) for pair in pairs if pair] == promised
 
 
+def test_before_labels_settle_a_list_promises_its_variants_click_rate_so_far() -> None:
+    """Impressions and clicks of served lists count at once; a click model that has learnt
+    only clicks (their non-clicks come a window later) must not promise its ~1."""
+    service = _service(spec="t:full=1")
+    served = [s for e in _events(3_000) for s in service.handle(e)]
+    assert service.calibrations["full"].n_labels == 0  # no impression of ours yet
+    assert {i.p_click for s in served for i in s.recommendation.items} == {0.1}  # the prior
+    shown = clicked = 0
+    for n, rec in enumerate(s.recommendation for s in served[-20:]):
+        service.handle(_impression_of(rec, f"imp-early-{n}"))
+        shown += len(rec.items)
+        if n % 4 == 0:
+            first = rec.items[0].item_id
+            service.handle(
+                Click(event_id=f"clk-early-{n}", ts=rec.event_ts, user_id=rec.user_id,
+                      item_id=first, surface="home", rec_id=rec.rec_id, position=0)
+            )  # fmt: skip
+            clicked += 1
+    later = [s for e in _events(3_300)[3_000:] for s in service.handle(e)]
+    assert later and service.calibrations["full"].n_labels == 0
+    promised = {i.p_click for s in later for i in s.recommendation.items}
+    assert promised == {(1 + clicked) / (10 + shown)}
+
+
 def test_clicks_waiting_for_their_window_are_bounded_and_not_lost() -> None:
     service = _service(spec="t:full=1")
     rec = [s for e in _events(3_000) for s in service.handle(e)][-1].recommendation

@@ -29,10 +29,20 @@ def _feed(calibration: ServedCalibration, n: int, truth: object, seed: int = 0) 
         calibration.learn(p, rng.random() < truth(p))  # type: ignore[operator]
 
 
-def test_identity_until_it_has_labels() -> None:
+def test_the_click_rate_so_far_until_it_has_labels() -> None:
+    """Before labels settle, whatever a model serves, the promise is clicks per item shown
+    (with a prior of one in ten): 0.99 from a click model that has seen only clicks is not."""
     calibration = ServedCalibration()
-    assert calibration.calibrate(0.37) == 0.37
-    assert calibration.calibrate(1.5) == 1.0 and calibration.calibrate(-0.1) == 0.0
+    assert calibration.calibrate(0.99) == calibration.calibrate(0.0) == 0.1
+    calibration.shown(990)
+    for _ in range(49):
+        calibration.clicked()
+    assert calibration.calibrate(0.99) == calibration.calibrate(0.37) == 50 / 1000
+    for _ in range(99):  # labels settle: the fit is not served yet
+        calibration.learn(0.99, False)
+    assert calibration.calibrate(0.99) == 50 / 1000
+    calibration.learn(0.99, False)  # the hundredth: the fit takes over
+    assert calibration.calibrate(0.99) < 0.04
 
 
 def test_a_model_that_serves_zero_is_calibrated_to_the_click_rate() -> None:
