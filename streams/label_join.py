@@ -1,9 +1,19 @@
 """Impressions ⋈ clicks inside an attribution window → labelled examples for the CTR model.
 
-An impression opens one pending slot per shown item; a click with the same ``rec_id`` and item
-closes it as positive; a slot still open when the window has passed (by event time) closes as
-negative. Event time, not wall time, decides, so replaying the same events yields the same
-labels (replay-safe). Each (rec_id, item) is labelled at most once.
+An impression opens one slot per shown item; a click with the same ``rec_id`` and item marks
+its slot clicked; when the window has passed (by event time), the list closes and all its
+slots come out together, in list order, each labelled clicked or not. Event time, not wall
+time, decides, so replaying the same events yields the same labels (replay-safe). Each
+(rec_id, item) is labelled at most once.
+
+Why together: a click labelled at once reaches the click model a whole window (30 minutes
+by default) before the same list's non-clicks, so the model learns a stream with too many
+clicks — only clicks in a run's first window, when its probabilities rise towards one — and
+the calibration of what it promises sees the same skew. Closed loop, twelve seeds, the full
+ranker with labels at close against clicks at once: ROC AUC of the served ``p_click``
+0.601 → 0.656 (higher in 12/12), log loss 0.519 → 0.501, ground-truth CTR 0.212 → 0.215 and
+recall 0.051 → 0.052. The price: the click model learns a click up to a window late (the
+other models learn it from the click event itself, at once).
 
 Memory: the slots of one list are held together, one record per ``rec_id`` (its user, when
 it was shown, its items and positions, which were clicked) with one expiry entry, not one
@@ -11,16 +21,15 @@ entry per slot: ~1.3 KB per open list of ten instead of ~3.9 KB. The window of a
 from its first impression (an item added by a later impression of the same list closes
 with it). After the window, a list is remembered by its items alone for ``remember_s`` so
 that a replayed impression opens nothing. Both the open and the remembered slots are
-bounded by ``max_open`` (the oldest list goes first: open ones are labelled, as at the end
-of their window).
+bounded by ``max_open`` (the oldest list goes first: it closes as at the end of its window).
 
 >>> join = LabelJoin(window_s=60)
 >>> join.impression("r1", "p:u", ("a", "b"), (0, 1), ts=0)
 []
->>> [(l.item_id, l.clicked) for l in join.click("r1", "a", ts=5)]
-[('a', True)]
+>>> join.click("r1", "a")
+True
 >>> [(l.item_id, l.clicked) for l in join.advance(ts=100)]
-[('b', False)]
+[('a', True), ('b', False)]
 """
 
 from __future__ import annotations
@@ -42,18 +51,13 @@ class Label:
 
 @dataclass(slots=True)
 class _OpenList:
-    """One shown list's pending slots: ``clicked`` has bit ``j`` set once ``items[j]`` is
-    labelled clicked."""
+    """One shown list's slots: ``clicked`` has bit ``j`` set once ``items[j]`` is clicked."""
 
     user: str
     shown_at: float
     items: tuple[str, ...]
     positions: tuple[int, ...]
     clicked: int = 0
-
-    @property
-    def n_open(self) -> int:
-        return len(self.items) - self.clicked.bit_count()
 
 
 class LabelJoin:
@@ -71,7 +75,7 @@ class LabelJoin:
         self._n_closed = 0
 
     def __len__(self) -> int:
-        """Open slots (shown items not labelled yet)."""
+        """Open slots (shown items of lists not closed yet)."""
         return self._n_open
 
     def impression(
@@ -104,23 +108,20 @@ class LabelJoin:
             expired.extend(self._expire_oldest())
         return expired
 
-    def click(self, rec_id: str, item_id: str, ts: float) -> list[Label]:
-        """Close the matching slot as clicked; returns it plus any labels that expired."""
-        labels = self.advance(ts)
+    def click(self, rec_id: str, item_id: str) -> bool:
+        """Mark the slot clicked (its label comes when the list closes); False if there is no
+        such open slot or it was clicked already. Call :meth:`advance` first."""
         record = self._open.get(rec_id)
         if record is None or item_id not in record.items:
-            return labels
-        j = record.items.index(item_id)
-        if not record.clicked >> j & 1:
-            record.clicked |= 1 << j
-            self._n_open -= 1
-            labels.append(
-                Label(rec_id, record.user, item_id, record.positions[j], True, record.shown_at)
-            )
-        return labels
+            return False
+        bit = 1 << record.items.index(item_id)
+        if record.clicked & bit:
+            return False
+        record.clicked |= bit
+        return True
 
     def advance(self, ts: float) -> list[Label]:
-        """Close every slot whose window ended before ``ts`` as not clicked."""
+        """Close every list whose window ended before ``ts``; returns their labels."""
         labels: list[Label] = []
         while self._expiry and self._expiry[0][0] < ts:
             labels.extend(self._expire_oldest())
@@ -133,7 +134,7 @@ class LabelJoin:
         """Drop the user's open lists, unlabelled (an erasure: nothing of theirs is learnt
         afterwards). A scan of the open lists: erasures are rare."""
         for rec_id in [r for r, record in self._open.items() if record.user == user]:
-            self._n_open -= self._open.pop(rec_id).n_open
+            self._n_open -= len(self._open.pop(rec_id).items)
 
     def _expire_oldest(self) -> list[Label]:
         expires_at, rec_id = heapq.heappop(self._expiry)
@@ -141,14 +142,14 @@ class LabelJoin:
         if record is None or record.shown_at + self.window_s != expires_at:
             return []  # erased, or the entry of an earlier list under this rec_id
         del self._open[rec_id]
-        self._n_open -= record.n_open
+        self._n_open -= len(record.items)
         self._remember(rec_id, expires_at, record.items)
+        shown_at = record.shown_at
         return [
-            Label(rec_id, record.user, item_id, position, False, record.shown_at)
+            Label(rec_id, record.user, item_id, position, bool(record.clicked >> j & 1), shown_at)
             for j, (item_id, position) in enumerate(
                 zip(record.items, record.positions, strict=True)
             )
-            if not record.clicked >> j & 1
         ]
 
     def _remember(self, rec_id: str, closed_at: float, items: tuple[str, ...]) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import heapq
 import itertools
 import time
 from array import array
@@ -127,9 +126,6 @@ class RecommendationService:
         # Per variant, what a served p_click means in clicks (learnt from the labels of
         # what was served: online_models/served_calibration.py).
         self.calibrations: defaultdict[str, ServedCalibration] = defaultdict(ServedCalibration)
-        # Clicks waiting for their list's window to close: (closes at, rec id, variant,
-        # model p_click, served p_click).
-        self.unsettled_clicks: list[tuple[float, str, str, float, float]] = []
         # Per user, the last list served: when (debounce), by which variant and what (hit
         # rate). Packed: ~120 B per user, a million users by default.
         self.last_list = LastLists(limit=config.max_tracked_users)
@@ -183,7 +179,11 @@ class RecommendationService:
         served = self._maybe_recommend(event, user, ts)
         recommended = time.perf_counter()
         if isinstance(event, Click) and event.rec_id is not None:
-            self._learn_labels(self.labels.click(event.rec_id, event.item_id, ts), ts)
+            self._learn_labels(self.labels.advance(ts), ts)
+            if self.labels.click(event.rec_id, event.item_id) and event.rec_id in self.served:
+                # Counted at once for the promise made before labels settle; labelled (and
+                # learnt) when the list's window closes.
+                self.calibrations[self.experiment.assign(user)].clicked()
         if isinstance(event, CoursePurchase):
             owned = self.bought_courses.get(user) or {}
             owned[event.course_id] = None
@@ -201,9 +201,9 @@ class RecommendationService:
         return served
 
     def close_labels(self, ts: float) -> None:
-        """Label (as not clicked) and learn every impression whose attribution window ended
-        before ``ts``, as the next event at ``ts`` would: an evaluation ends this way, so
-        every run closes the same labels whatever its last event was."""
+        """Close and learn every shown list whose attribution window ended before ``ts``, as
+        the next event at ``ts`` would: an evaluation ends this way, so every run closes the
+        same labels whatever its last event was."""
         self._learn_labels(self.labels.advance(ts), ts)
 
     def forget(self, user: str) -> None:
@@ -308,16 +308,19 @@ class RecommendationService:
             self.metrics.engagement(variant, hit)
 
     def _learn_labels(self, labels: Iterable[Label], now: float) -> None:
+        """A closing list's labels: its clicks and non-clicks together (``LabelJoin``)."""
         labels = list(labels)
         for label in labels:
             served = self.served.get(label.rec_id)
             p_clicks = served.p_clicks(label.item_id) if served is not None else None
             if p_clicks is not None:
-                self._score_when_settled(label, self.experiment.assign(label.user), p_clicks)
-        self._score_settled(now)
+                variant = self.experiment.assign(label.user)
+                model_p, served_p = p_clicks
+                self.metrics.label(variant, served_p, label.clicked)
+                self.calibrations[variant].learn(model_p, label.clicked)
         self._forget_served_before(now - 2 * self.config.label_window_s)
-        # A user's consecutive labels (a list's impressions closing together) go to the
-        # model as one batch: same order, one feature pass.
+        # A user's consecutive labels (a closing list's) go to the model as one batch: same
+        # order, one feature pass.
         learnable = (label for label in labels if label.user not in self.opted_out)
         for user, group in itertools.groupby(learnable, key=attrgetter("user")):
             model = self._model_for(user)
@@ -329,37 +332,6 @@ class RecommendationService:
                     for label in group
                 ]
                 model.learn_impressions(user, shown)
-
-    def _score_when_settled(
-        self, label: Label, variant: str, p_clicks: tuple[float, float]
-    ) -> None:
-        """The online metrics and calibration take a list's labels together, when its window
-        closes: a click is labelled at once but a non-click only then. Counting clicks first
-        would show a CTR near 1 for a run's first window and promise too much, as the click
-        model does (it learns all clicks of a run's first window before any non-click)."""
-        model_p, served_p = p_clicks
-        if not label.clicked:  # labelled at the window's close: settled now
-            self._settle(variant, model_p, served_p, False)
-            return
-        self.calibrations[variant].clicked()  # counts at once, until labels settle
-        settles_at = label.impression_ts + self.config.label_window_s
-        heapq.heappush(
-            self.unsettled_clicks, (settles_at, label.rec_id, variant, model_p, served_p)
-        )
-        if len(self.unsettled_clicks) > self.labels.max_open:  # bounded like the join:
-            _, _, variant, model_p, served_p = heapq.heappop(self.unsettled_clicks)
-            self._settle(variant, model_p, served_p, True)  # settled early, not lost
-
-    def _score_settled(self, now: float) -> None:
-        """Score the clicks whose window closed before ``now``."""
-        pending = self.unsettled_clicks
-        while pending and pending[0][0] < now:
-            _, _, variant, model_p, served_p = heapq.heappop(pending)
-            self._settle(variant, model_p, served_p, True)
-
-    def _settle(self, variant: str, model_p: float, served_p: float, clicked: bool) -> None:
-        self.metrics.label(variant, served_p, clicked)
-        self.calibrations[variant].learn(model_p, clicked)
 
     def _forget_served_before(self, ts: float) -> None:
         """Drop the lists served before ``ts``, two windows before the label join's clock:

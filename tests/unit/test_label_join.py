@@ -6,15 +6,17 @@ from hypothesis import strategies as st
 from streams.label_join import LabelJoin
 
 
-def test_click_inside_window_is_positive_and_rest_negative() -> None:
+def test_a_list_closes_with_its_clicks_and_non_clicks_together() -> None:
     join = LabelJoin(window_s=60)
     assert join.impression("r1", "u", ("a", "b", "c"), (0, 1, 2), ts=0) == []
-    [clicked] = join.click("r1", "b", ts=30)
-    assert (clicked.item_id, clicked.clicked, clicked.position) == ("b", True, 1)
-    rest = join.advance(ts=61)
-    assert sorted((label.item_id, label.clicked) for label in rest) == [
-        ("a", False),
-        ("c", False),
+    assert join.click("r1", "b") is True
+    assert join.advance(ts=30) == []  # clicked, but labelled when the window closes
+    assert len(join) == 3
+    labels = join.advance(ts=61)
+    assert [(label.item_id, label.clicked, label.position) for label in labels] == [
+        ("a", False, 0),
+        ("b", True, 1),
+        ("c", False, 2),
     ]
     assert len(join) == 0
 
@@ -22,7 +24,8 @@ def test_click_inside_window_is_positive_and_rest_negative() -> None:
 def test_click_after_window_does_not_count() -> None:
     join = LabelJoin(window_s=60)
     join.impression("r1", "u", ("a",), (0,), ts=0)
-    labels = join.click("r1", "a", ts=120)
+    labels = join.advance(ts=120)
+    assert join.click("r1", "a") is False
     assert [(label.item_id, label.clicked) for label in labels] == [("a", False)]
 
 
@@ -30,11 +33,12 @@ def test_replayed_impressions_and_clicks_label_once() -> None:
     join = LabelJoin(window_s=60)
     join.impression("r1", "u", ("a",), (0,), ts=0)
     join.impression("r1", "u", ("a",), (0,), ts=1)
-    first = join.click("r1", "a", ts=2)
-    second = join.click("r1", "a", ts=3)
-    assert [label.clicked for label in first] == [True]
-    assert second == []
-    assert join.advance(ts=1000) == []
+    assert join.click("r1", "a") is True
+    assert join.click("r1", "a") is False  # clicked already
+    assert join.click("r1", "unshown") is False and join.click("r-none", "a") is False
+    assert [label.clicked for label in join.advance(ts=1000)] == [True]
+    assert join.impression("r1", "u", ("a",), (0,), ts=1001) == []  # remembered: opens nothing
+    assert join.advance(ts=2000) == []
 
 
 @given(
@@ -52,7 +56,8 @@ def test_every_shown_item_is_labelled_exactly_once(ops: list[tuple[str, int, int
             labels += join.impression(f"r{rec}", "u", (f"i{item}",), (0,), ts=ts)
             shown.add((f"r{rec}", f"i{item}"))
         else:
-            labels += join.click(f"r{rec}", f"i{item}", ts=ts)
+            labels += join.advance(ts)
+            join.click(f"r{rec}", f"i{item}")
     labels += join.advance(ts=10**9)
     keys = [(label.rec_id, label.item_id) for label in labels]
     assert len(keys) == len(set(keys))
@@ -77,37 +82,40 @@ def test_forget_user_drops_their_open_lists_unlabelled() -> None:
     join = LabelJoin(window_s=60)
     join.impression("r1", "gone", ("a", "b"), (0, 1), ts=0)
     join.impression("r2", "kept", ("a",), (0,), ts=1)
-    join.forget_user("gone")
+    assert join.click("r1", "b") is True
+    join.forget_user("gone")  # clicked or not, nothing of theirs is labelled
     assert len(join) == 1
-    assert join.click("r1", "a", ts=2) == []
+    assert join.click("r1", "a") is False
     assert [(label.rec_id, label.user) for label in join.advance(ts=1000)] == [("r2", "kept")]
 
 
-def test_over_the_bound_the_oldest_list_is_labelled_not_clicked() -> None:
+def test_over_the_bound_the_oldest_list_closes_early_with_its_clicks() -> None:
     join = LabelJoin(window_s=60, max_open=3)
     join.impression("r1", "u", ("a", "b"), (0, 1), ts=0)
-    join.click("r1", "a", ts=1)
+    join.click("r1", "a")
     expired = join.impression("r2", "u", ("c", "d", "e"), (0, 1, 2), ts=2)
     assert [(label.rec_id, label.item_id, label.clicked) for label in expired] == [
-        ("r1", "b", False)
+        ("r1", "a", True),
+        ("r1", "b", False),
     ]
     assert len(join) == 3
 
 
 class _Reference:
     """The join's documented semantics, written plainly: per list, the first impression's
-    time and every slot; labelled slots are never labelled again."""
+    time, its slots in order and which were clicked; a list comes out whole when its window
+    closes, and its slots are never labelled again."""
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self.open: dict[str, tuple[float, dict[str, int]]] = {}
+        self.open: dict[str, tuple[float, dict[str, int], set[str]]] = {}
         self.labelled: set[tuple[str, str]] = set()
 
     def impression(
         self, rec: str, items: tuple[str, ...], positions: tuple[int, ...], ts: float
     ) -> list[tuple[str, str, int, bool]]:
         out = self.advance(ts)
-        _, slots = self.open.setdefault(rec, (ts, {}))
+        _, slots, _ = self.open.setdefault(rec, (ts, {}, set()))
         for item, position in zip(items, positions, strict=True):
             if (rec, item) not in self.labelled and item not in slots:
                 slots[item] = position
@@ -115,18 +123,19 @@ class _Reference:
             del self.open[rec]
         return out
 
-    def click(self, rec: str, item: str, ts: float) -> list[tuple[str, str, int, bool]]:
-        out = self.advance(ts)
-        if rec in self.open and item in self.open[rec][1]:
-            out.append((rec, item, self.open[rec][1].pop(item), True))
-            self.labelled.add((rec, item))
-        return out
+    def click(self, rec: str, item: str) -> bool:
+        if rec not in self.open or item not in self.open[rec][1] or item in self.open[rec][2]:
+            return False
+        self.open[rec][2].add(item)
+        return True
 
     def advance(self, ts: float) -> list[tuple[str, str, int, bool]]:
         out = []
-        for rec, (shown_at, slots) in sorted(self.open.items(), key=lambda kv: (kv[1][0], kv[0])):
+        for rec, (shown_at, slots, clicked) in sorted(
+            self.open.items(), key=lambda kv: (kv[1][0], kv[0])
+        ):
             if shown_at + self.window_s < ts:
-                out += [(rec, item, position, False) for item, position in slots.items()]
+                out += [(rec, item, pos, item in clicked) for item, pos in slots.items()]
                 self.labelled |= {(rec, item) for item in slots}
                 del self.open[rec]
         return out
@@ -144,8 +153,8 @@ class _Reference:
     )
 )
 def test_labels_match_the_plain_semantics(ops: list[tuple[str, int, list[int], int]]) -> None:
-    """Against a plain reference: the same labels in the same order, clicks included, every
-    shown item labelled exactly once, and len() the open slots at every step."""
+    """Against a plain reference: the same labels in the same order, clicks with their
+    lists, every shown item labelled exactly once, and len() the open slots at every step."""
     join, reference = LabelJoin(window_s=10), _Reference(window_s=10)
     ts = 0
     for op, rec, items, gap in ops:
@@ -156,9 +165,10 @@ def test_labels_match_the_plain_semantics(ops: list[tuple[str, int, list[int], i
             got = join.impression(f"r{rec}", "u", names, positions, ts=ts)
             want = reference.impression(f"r{rec}", names, positions, ts)
         else:
-            got = join.click(f"r{rec}", names[0], ts=ts)
-            want = reference.click(f"r{rec}", names[0], ts)
+            got = join.advance(ts)
+            want = reference.advance(ts)
+            assert join.click(f"r{rec}", names[0]) == reference.click(f"r{rec}", names[0])
         assert [(g.rec_id, g.item_id, g.position, g.clicked) for g in got] == want
-        assert len(join) == sum(len(slots) for _, slots in reference.open.values())
+        assert len(join) == sum(len(slots) for _, slots, _ in reference.open.values())
     got = join.advance(ts=10**9)
     assert [(g.rec_id, g.item_id, g.position, g.clicked) for g in got] == reference.advance(10**9)
