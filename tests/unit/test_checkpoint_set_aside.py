@@ -20,7 +20,15 @@ def test_only_a_snapshot_of_another_format_is_moved_aside(tmp_path: Path) -> Non
     path.write_bytes(b"not a snapshot at all")  # corrupt: the worker must refuse it, loudly
     assert set_aside_if_outdated(path) is None and path.exists()
 
-    old = current.replace(f'"format_version": {FORMAT_VERSION}'.encode(), b'"format_version": 1')
+    # Another format's header, of the same length (the header's length is framed).
+    other = next(
+        v
+        for v in (FORMAT_VERSION - 1, FORMAT_VERSION + 1)
+        if len(str(v)) == len(str(FORMAT_VERSION))
+    )
+    old = current.replace(
+        f'"format_version": {FORMAT_VERSION}'.encode(), f'"format_version": {other}'.encode()
+    )
     path.write_bytes(old)
     aside = set_aside_if_outdated(path)
     assert aside is not None and not path.exists()
