@@ -7,10 +7,10 @@ list carries is read when the list is served, and the two differ. Measured in th
 loop, full ranker: served ``p_click`` 0.317 on average against a click rate of 0.219 on the
 same impressions (log loss 0.62, worse than the 0.52 of always answering the click rate),
 while the same model's predictions at the moment each label closed averaged 0.206 against
-0.223. Clicks are labelled within seconds, non-clicks only when the attribution window
-closes, and lists are served on clicks: the model is read at other moments than those it is
-fitted in. Models without a click model (MF only, popularity) serve a score or nothing in
-that field.
+0.223. Lists are served on clicks: the model is read at other moments than those it is
+fitted in. (Those figures are from when clicks were labelled at once and non-clicks a window
+later; a list's labels now come together, ``streams/label_join.py``.) Models without a click
+model (MF only, popularity) serve a score or nothing in that field.
 
 How
 ---
@@ -32,9 +32,9 @@ Until the fit has a hundred labels, which takes a whole label window after the f
 minutes by default), a variant promises its click rate so far: clicks per item shown, both
 known as they happen (:meth:`ServedCalibration.shown`, :meth:`ServedCalibration.clicked`),
 with a prior of one click in ten. Serving the models' own values there (the identity) meant
-~0.99 from a click model that has learnt only clicks (labelled at once; non-clicks come when
-the window closes) and 0 from popularity: in the quick start's first minutes, a log loss of
-5 against a click rate of 0.2.
+a click model's untrained guess, an MF score and popularity's 0 — and, while clicks were
+labelled a window before their non-clicks, ~0.99 from a click model that had learnt only
+clicks: in the quick start's first minutes, a log loss of 5 against a click rate of 0.2.
 
 It is monotone in ``p`` (``a`` stays positive), so it never reorders a list; it changes the
 number a list promises, not the list. One per A/B variant, since each variant's
