@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -47,22 +46,20 @@ async def test_simulated_users_answer_the_served_lists(
     web_port = int(env["CROSSREC_WEB_PORT"])
     log = tmp_path / "worker.log"
     with running_worker(env, log):
-        # Open-ended, as in the quick start: the worker answers with some lag, and the lists it
-        # serves after the simulator stops would go unanswered.
+        # Long enough for the worker's first lists to be answered and their windows to close
+        # (~30 s); it ends by itself with its summary (a signal could be ignored: a background
+        # job's shell starts its children with SIGINT ignored).
         simulate = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "streams.cli", "simulate", "--kafka", "--respond",
-            "--events", "1000000", "--rate", "300", "--users", "300", "--items", "500",
+            "--events", "12000", "--rate", "400", "--users", "300", "--items", "500",
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
-        try:
-            rows = await wait_until(
-                lambda: asyncio.to_thread(_variants, web_port), _labelled_both_ways, 90.0
-            )
-        finally:
-            simulate.send_signal(signal.SIGINT)  # stops it with its summary printed
-            _, err = await asyncio.wait_for(simulate.communicate(), 60)
+        _, err = await asyncio.wait_for(simulate.communicate(), 180)
+        rows = await wait_until(
+            lambda: asyncio.to_thread(_variants, web_port), _labelled_both_ways, 60.0
+        )
     text = err.decode()
-    assert simulate.returncode == 130, text[-3000:]  # interrupted, as asked
+    assert simulate.returncode == 0, text[-3000:]
     summary = json.loads(text[text.rindex("\n{") :])
     assert summary["lists_answered"] > 0, json.dumps(summary)
     assert _labelled_both_ways(rows), (rows, log.read_text()[-3000:])
