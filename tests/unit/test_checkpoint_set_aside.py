@@ -7,6 +7,7 @@ from pathlib import Path
 from online_models.popularity import Popularity
 from online_models.snapshot import FORMAT_VERSION, save
 from streams.checkpoint import set_aside_if_outdated
+from tests.unit.snapshot_framing import in_format
 
 
 def test_only_a_snapshot_of_another_format_is_moved_aside(tmp_path: Path) -> None:
@@ -20,15 +21,7 @@ def test_only_a_snapshot_of_another_format_is_moved_aside(tmp_path: Path) -> Non
     path.write_bytes(b"not a snapshot at all")  # corrupt: the worker must refuse it, loudly
     assert set_aside_if_outdated(path) is None and path.exists()
 
-    # Another format's header, of the same length (the header's length is framed).
-    other = next(
-        v
-        for v in (FORMAT_VERSION - 1, FORMAT_VERSION + 1)
-        if len(str(v)) == len(str(FORMAT_VERSION))
-    )
-    old = current.replace(
-        f'"format_version": {FORMAT_VERSION}'.encode(), f'"format_version": {other}'.encode()
-    )
+    old = in_format(current, FORMAT_VERSION - 1)
     path.write_bytes(old)
     aside = set_aside_if_outdated(path)
     assert aside is not None and not path.exists()

@@ -34,6 +34,7 @@ from online_models.types import (
     ItemInfo,
     LabelledImpression,
 )
+from tests.unit.snapshot_framing import in_format
 
 
 def catalogue_items() -> list[ItemInfo]:
@@ -210,13 +211,7 @@ def test_snapshot_round_trip_and_refusals(tmp_path: Path) -> None:
         loads(data, Popularity)
     with pytest.raises(SnapshotError, match=r"truncated|digest"):
         loads(data[:-10], CrossDomainRecommender)
-    current = f'"format_version": {FORMAT_VERSION}'.encode()
-    other = next(
-        v
-        for v in (FORMAT_VERSION + 1, FORMAT_VERSION - 1)
-        if len(str(v)) == len(str(FORMAT_VERSION))
-    )
-    another = data.replace(current, f'"format_version": {other}'.encode())  # header length kept
+    another = in_format(data, FORMAT_VERSION + 1)
     with pytest.raises(SnapshotError, match="incompatible"):
         loads(another, CrossDomainRecommender)
     assert dumps(rec).startswith(MAGIC)
