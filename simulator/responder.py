@@ -22,7 +22,7 @@ answer would feed back on itself, one user's list after list.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 
 from schemas import InvalidEvent
@@ -43,7 +43,9 @@ class Responder:
         self.traffic = traffic
         users = (World.user_id(u) for u in range(traffic.world.n_users))
         self._raw_of = {pseudonymise(raw): raw for raw in users}
-        self._own_events: dict[str, None] = {}  # insertion-ordered set, oldest first
+        # Insertion-ordered set, oldest first (an OrderedDict drops its oldest in O(1); a
+        # plain dict's front scans the holes of earlier drops: ~33 µs at 100k, not 0.4).
+        self._own_events: OrderedDict[str, None] = OrderedDict()
         self._pending: deque[Emitted] = deque()
         self.answered = 0
         """Lists answered."""
@@ -85,7 +87,7 @@ class Responder:
     def _remember_own(self, event_id: str) -> None:
         self._own_events[event_id] = None
         if len(self._own_events) > OWN_EVENTS_REMEMBERED:
-            del self._own_events[next(iter(self._own_events))]
+            self._own_events.popitem(last=False)
 
     def merge(self, stream: Iterator[Emitted]) -> Iterator[Emitted]:
         """``stream`` with the queued reactions sent first whenever there are any."""
