@@ -34,14 +34,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 MAGIC = b"CRSNAP\x00\x01"
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 """Bumped whenever a model's pickled state changes shape (3: the catalogue's inactive count
 and the MF's mirrored ranking bias; 4: the service keeps the context each list was ranked
 in; 5: the full ranker's item quality; 6: the service's online metrics keep a ROC AUC
 histogram; 7: the label join keeps one record per list, the service a compact record per
 served list; 8: a click waiting for its list's window keeps its served p_click too; 9: the
 served calibration counts items shown and clicked; 10: a clicked slot of an open list is
-labelled when the list closes, not at the click), so an old snapshot is refused with a
+labelled when the list closes, not at the click; 11: the service's recent event ids are
+digests in a hash table), so an old snapshot is refused with a
 clear error."""
 
 T = TypeVar("T")
