@@ -69,8 +69,12 @@ plus the id string and its ``row_of`` / postings entries. Measured at 100k items
 (``bench/content_bench.py`` catalogue): ~460 bytes per item with its Python objects
 (44 MiB) before the sort keys; the mirror and the id array are 28 of them (2.8 MiB).
 
-Memory is bounded: ``max_users`` users (least recently seen evicted) x ``history_size``
-items; catalogue state is one row per item ever seen plus its tokens. Reads
+Memory is bounded: ``max_users`` users (least recently seen evicted; the index may be shared
+with other models, ``users.py``) x ``history_size`` items, a ring of (row, weight) per user:
+8 bytes a slot, 164 bytes a user at the default 20 (a list of (id, weight) tuples in an
+ordered dict took ~250 bytes for a user with one item, ~1.9 KB with twenty). Only items the
+index has seen are remembered (an item without tokens adds nothing to a profile). Catalogue
+state is one row per item ever seen plus its tokens. Reads
 (:meth:`ContentSimilarity.picks`, :meth:`ContentSimilarity.candidates` and the like) have
 no side effects.
 
@@ -91,7 +95,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -102,6 +105,7 @@ from online_models.padded_rows import PaddedRows, csr_positions, row_sums
 from online_models.row_bridge import rows_by_id
 from online_models.scorers import SourcePicks
 from online_models.types import Context, Interaction, ItemInfo
+from online_models.users import UserIndex, grow_rows
 
 __all__ = ["MAX_KEY_BYTES", "ContentSimilarity"]
 
@@ -156,6 +160,9 @@ class ContentSimilarity:
         Weight multiplier per step back in the user's history (1.0: all equal).
     max_users
         Users remembered; the least recently seen are evicted beyond it.
+    users
+        A user index shared with other models (its cap applies instead of ``max_users``);
+        a private one is created when None.
     max_postings
         Postings lists longer than this are not walked to find candidates.
     max_candidates
@@ -179,6 +186,7 @@ class ContentSimilarity:
         max_postings: int = 2_000,
         max_candidates: int = 1_000,
         same_domain_factor: float = 0.5,
+        users: UserIndex | None = None,
         seed: int | None = None,
     ) -> None:
         if history_size < 1:
@@ -188,15 +196,19 @@ class ContentSimilarity:
         self.partner_weight = partner_weight
         self.history_size = history_size
         self.recency_decay = recency_decay
-        self.max_users = max_users
+        self._users = users if users is not None else UserIndex(max_users)
+        self.max_users = self._users.max_users
+        self._bit = self._users.attach(self)
         self.max_postings = max_postings
         self.max_candidates = max_candidates
         self.same_domain_factor = same_domain_factor
         self.seed = seed
 
-        # Per user, the last ``history_size`` (item, weight), oldest first: a list, not a
-        # deque (an empty deque takes ~0.6 KB; most users have a few items).
-        self._history: OrderedDict[str, list[tuple[str, float]]] = OrderedDict()
+        # Per user row, a ring of the last ``history_size`` (item row, weight); _hist_len
+        # counts every item ever added (the newest is at (len - 1) % history_size).
+        self._hist_rows = np.zeros((16, history_size), dtype=np.int32)
+        self._hist_weights = np.zeros((16, history_size), dtype=np.float32)
+        self._hist_len = np.zeros(16, dtype=np.int32)
         # Catalogue rows (one per item ever seen, never reused).
         self._row_of: dict[str, int] = {}
         self._ids: list[str] = []
@@ -235,7 +247,7 @@ class ContentSimilarity:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if "_row_of" not in state:
+        if "_hist_len" not in state:
             raise ValueError(
                 "ContentSimilarity state of an older layout; rebuild it from the catalogue"
             )
@@ -436,28 +448,45 @@ class ContentSimilarity:
     # ------------------------------------------------------------------ users
     def observe(self, interaction: Interaction) -> None:
         """Remember the user's recent item (bounded history, bounded users); returns None."""
-        if interaction.weight <= 0.0:
+        item = self._row_of.get(interaction.item)
+        if interaction.weight <= 0.0 or item is None:
             return None
-        history = self._history.get(interaction.user)
-        if history is None:
-            history = self._history[interaction.user] = []
-            while len(self._history) > self.max_users:
-                self._history.popitem(last=False)
-        else:
-            self._history.move_to_end(interaction.user)
-        history.append((interaction.item, interaction.weight))
-        if len(history) > self.history_size:
-            del history[0]
+        user, _ = self._users.touch(interaction.user, self._bit)
+        if user >= self._hist_len.shape[0]:
+            for name in ("_hist_rows", "_hist_weights", "_hist_len"):
+                setattr(self, name, grow_rows(getattr(self, name), user + 1))
+        n = int(self._hist_len[user])
+        self._hist_rows[user, n % self.history_size] = item
+        self._hist_weights[user, n % self.history_size] = interaction.weight
+        self._hist_len[user] = n + 1
         return None
+
+    def release_rows(self, rows: list[int]) -> None:
+        """Empty the histories of users the index let go (see ``users.py``)."""
+        self._hist_len[[r for r in rows if r < self._hist_len.shape[0]]] = 0
 
     def forget_user(self, user: str) -> None:
         """Erase the user's remembered items."""
-        self._history.pop(user, None)
+        self._users.remove(user)
+
+    def _recent(self, user: str) -> list[tuple[int, float]]:
+        """The user's remembered (item row, weight), most recent first."""
+        row = self._users.row(user, self._bit)
+        if row is None:
+            return []
+        n, size = int(self._hist_len[row]), self.history_size
+        ring = (np.arange(n - 1, n - 1 - min(n, size), -1)) % size
+        return list(
+            zip(
+                self._hist_rows[row, ring].tolist(),
+                self._hist_weights[row, ring].tolist(),
+                strict=True,
+            )
+        )
 
     def recent_items(self, user: str) -> list[str]:
         """The user's remembered items, most recent first (pure)."""
-        history = self._history.get(user)
-        return [] if history is None else [item for item, _ in reversed(history)]
+        return [self._ids[item] for item, _ in self._recent(user)]
 
     # ------------------------------------------------------------------ reading (pure)
     def candidates(self, user: str, k: int, context: Context) -> list[tuple[str, float, str]]:
@@ -524,12 +553,10 @@ class ContentSimilarity:
 
     def _weighted_history(self, user: str) -> dict[str, float]:
         """The user's remembered items -> ``weight x recency_decay ** age`` (summed)."""
-        history = self._history.get(user)
+        ids, decay = self._ids, self.recency_decay
         weighted: dict[str, float] = {}
-        if history:
-            decay = self.recency_decay
-            for age, (item_id, weight) in enumerate(reversed(history)):
-                weighted[item_id] = weighted.get(item_id, 0.0) + weight * decay**age
+        for age, (item, weight) in enumerate(self._recent(user)):
+            weighted[ids[item]] = weighted.get(ids[item], 0.0) + weight * decay**age
         return weighted
 
     def similar_picks(
@@ -836,7 +863,7 @@ class ContentSimilarity:
     @property
     def n_users(self) -> int:
         """Users whose recent items are remembered (at most ``max_users``)."""
-        return len(self._history)
+        return self._users.count(self._bit)
 
     @property
     def n_items(self) -> int:

@@ -13,7 +13,9 @@ item-kNN, popularity); this class adds the parts that plug into it and keeps the
   to the blend with weight ``w_quality`` (0 turns it off, learning included).
 
 Each part sees every catalogue upsert and every interaction it needs, and ``forget_user``
-reaches all of them.
+reaches all of them. The parts that keep per-user state (MF, item-kNN, content history,
+segments) share one user index (:mod:`online_models.users`): a user costs one dict entry and
+one row in each part's arrays, evicted from all parts at once.
 
 Two settings differ from the recommender's defaults, chosen by closed-loop runs against the
 simulator's ground truth (``crossrec evaluate``, README): content candidates weigh as much as
@@ -58,6 +60,7 @@ from online_models.item_quality import ItemQuality
 from online_models.recommender import CrossDomainRecommender
 from online_models.segments import UserSegments
 from online_models.types import Context, Interaction, ItemInfo, LabelledImpression, Scored
+from online_models.users import UserIndex
 
 
 class FullRanker:
@@ -78,14 +81,14 @@ class FullRanker:
         self.max_users = max_users
         self.w_quality = w_quality
         self.seed = seed
-        self.segments = UserSegments(max_users=max_users, seed=seed)
-        self.content = ContentSimilarity(max_users=max_users, seed=seed)
+        users = UserIndex(max_users)
+        self.segments = UserSegments(users=users, seed=seed)
+        self.content = ContentSimilarity(users=users, seed=seed)
         self.explorer = Explorer(seed=seed)
         self.ctr = CtrModel(seed=seed)
         self.quality = ItemQuality(seed=seed)
         self.recommender = CrossDomainRecommender(
             n_factors=n_factors,
-            max_users=max_users,
             w_source=1.0,
             w_taste=0.5,
             w_log_pop=0.5,
@@ -96,6 +99,7 @@ class FullRanker:
             learn_blend=learn_blend,
             w_quality=w_quality,
             item_quality=self.quality,
+            users=users,
             seed=seed,
         )
 

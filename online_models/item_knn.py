@@ -79,6 +79,7 @@ class ItemKNN:
         exclude_seen: bool = True,
         max_users: int | None = None,
         catalogue: Catalogue | None = None,
+        users: UserIndex | None = None,
         seed: int = 0,
     ) -> None:
         self.history_size = history_size
@@ -88,11 +89,12 @@ class ItemKNN:
         self.beta = beta
         self.kind_weights = kind_weights
         self.exclude_seen = exclude_seen
-        self.max_users = max_users
+        self._users = users if users is not None else UserIndex(max_users)
+        self.max_users = self._users.max_users
+        self._bit = self._users.attach(self)
         self.catalogue = catalogue if catalogue is not None else Catalogue()
         self.seed = seed
         self._weights = merged_kind_weights(kind_weights)
-        self._users = UserIndex(max_users)
         self._hist = np.full((16, history_size), -1, dtype=np.int32)
         self._hlen = np.zeros(16, dtype=np.int64)
         self._nb_ids = np.full((16, n_neighbours), -1, dtype=np.int32)
@@ -105,17 +107,20 @@ class ItemKNN:
         self.catalogue.upsert(item)
 
     def knows_user(self, user: str) -> bool:
-        return user in self._users
+        return self._users.row(user, self._bit) is not None
 
     @property
     def n_users(self) -> int:
-        return len(self._users)
+        return self._users.count(self._bit)
 
     def forget_user(self, user: str) -> None:
-        row = self._users.remove(user)
-        if row is not None:
-            self._hist[row] = -1
-            self._hlen[row] = 0
+        self._users.remove(user)
+
+    def release_rows(self, rows: list[int]) -> None:
+        """Empty the histories of users the index let go (see ``users.py``)."""
+        held = [r for r in rows if r < self._hist.shape[0]]
+        self._hist[held] = -1
+        self._hlen[held] = 0
 
     def _ensure_items(self, n: int) -> None:
         if n > self._item_cnt.shape[0]:
@@ -126,16 +131,12 @@ class ItemKNN:
             self._item_cnt = grow_rows(self._item_cnt, n)  # type: ignore[assignment]
 
     def _user_row(self, user: str) -> int:
-        is_new = user not in self._users
-        row, evicted = self._users.touch(user)
+        row, _ = self._users.touch(user, self._bit)  # a new user's row is empty (released)
         if row >= self._hist.shape[0]:
             old = self._hist.shape[0]
             self._hist = grow_rows(self._hist, row + 1)  # type: ignore[assignment]
             self._hist[old:] = -1
             self._hlen = grow_rows(self._hlen, row + 1)  # type: ignore[assignment]
-        for r in [*evicted, row] if is_new else evicted:
-            self._hist[r] = -1
-            self._hlen[r] = 0
         return row
 
     def _history_rows(self, u: int) -> IntRows:
@@ -151,13 +152,13 @@ class ItemKNN:
 
     def history(self, user: str) -> list[str]:
         """The user's recent item ids, most recent first (no side effects)."""
-        u = self._users.row(user)
+        u = self._users.row(user, self._bit)
         if u is None:
             return []
         return [self.catalogue.id_at(r) for r in self._history_rows(u).tolist()]
 
     def history_rows(self, user: str) -> IntRows:
-        u = self._users.row(user)
+        u = self._users.row(user, self._bit)
         return np.empty(0, dtype=np.int64) if u is None else self._history_rows(u)
 
     # ------------------------------------------------------------------ learning
@@ -247,7 +248,7 @@ class ItemKNN:
         """The neighbour rows of the user's recent history (one row per history item, -1:
         an empty slot) and their recency-weighted similarities, the one computation behind
         :meth:`candidate_scores` and :meth:`score_rows`; None for a user without history."""
-        u = self._users.row(user)
+        u = self._users.row(user, self._bit)
         if u is None:
             return None
         hist = self._history_rows(u)[: self.score_history]

@@ -86,6 +86,8 @@ class MatrixFactorisation:
     n_negatives: sampled negatives per implicit positive.
     negative_sampling: ``"popularity"`` (from a ring of recent positives) or ``"uniform"``.
     max_users: cap on known users (least recently seen evicted, see ``users.py``).
+    users: a user index shared with other models (its cap applies instead of ``max_users``);
+        a private one is created when None.
     min_support: positive interactions an item needs before :meth:`top_rows` retrieves it.
     catalogue: shared catalogue; a private one is created when None.
     seed: seeds initialisation and negative sampling.
@@ -115,6 +117,7 @@ class MatrixFactorisation:
         max_users: int | None = None,
         min_support: int = 2,
         catalogue: Catalogue | None = None,
+        users: UserIndex | None = None,
         seed: int = 0,
     ) -> None:
         if negative_sampling not in ("popularity", "uniform"):
@@ -129,13 +132,14 @@ class MatrixFactorisation:
         self.kind_weights = kind_weights
         self.n_negatives = n_negatives
         self.negative_sampling = negative_sampling
-        self.max_users = max_users
+        self._users = users if users is not None else UserIndex(max_users)
+        self.max_users = self._users.max_users
+        self._bit = self._users.attach(self)
         self.min_support = min_support
         self.catalogue = catalogue if catalogue is not None else Catalogue()
         self.seed = seed
         self._weights = merged_kind_weights(kind_weights)
         self._rng = np.random.default_rng(seed)
-        self._users = UserIndex(max_users)
         self._P: FloatArray = np.zeros((16, n_factors), dtype=np.float32)
         self._bu: FloatArray = np.zeros(16, dtype=np.float32)
         self._un: FloatArray = np.zeros(16, dtype=np.float32)
@@ -187,7 +191,7 @@ class MatrixFactorisation:
 
     # ------------------------------------------------------------------ users
     def knows_user(self, user: str) -> bool:
-        return user in self._users
+        return self._users.row(user, self._bit) is not None
 
     def knows_item(self, item_id: str) -> bool:
         row = self.catalogue.row(item_id)
@@ -195,31 +199,27 @@ class MatrixFactorisation:
 
     @property
     def n_users(self) -> int:
-        return len(self._users)
+        return self._users.count(self._bit)
 
     def _user_row(self, user: str) -> int:
-        is_new = user not in self._users
-        row, evicted = self._users.touch(user)
+        row, is_new = self._users.touch(user, self._bit)
         if row >= self._P.shape[0]:
             self._P = grow_rows(self._P, row + 1)  # type: ignore[assignment]
             self._bu = grow_rows(self._bu, row + 1)  # type: ignore[assignment]
             self._un = grow_rows(self._un, row + 1)  # type: ignore[assignment]
-        for r in evicted:
-            self._P[r] = 0.0
-            self._bu[r] = 0.0
-            self._un[r] = 0.0
         if is_new:
             self._P[row] = self._rng.normal(0.0, self.init_std, self.n_factors)
-            self._bu[row] = 0.0
-            self._un[row] = 0.0
         return row
 
+    def release_rows(self, rows: list[int]) -> None:
+        """Zero the rows of users the index let go (see ``users.py``)."""
+        held = [r for r in rows if r < self._P.shape[0]]
+        self._P[held] = 0.0
+        self._bu[held] = 0.0
+        self._un[held] = 0.0
+
     def forget_user(self, user: str) -> None:
-        row = self._users.remove(user)
-        if row is not None:
-            self._P[row] = 0.0
-            self._bu[row] = 0.0
-            self._un[row] = 0.0
+        self._users.remove(user)
 
     # ------------------------------------------------------------------ learning
     def learn(self, interaction: Interaction) -> None:
@@ -317,7 +317,7 @@ class MatrixFactorisation:
     def predict_rating(self, user: str, item_id: str) -> float:
         """Predicted rating, clipped to the observed range; cold start for unknowns."""
         pred = self.global_mean
-        u = self._users.row(user)
+        u = self._users.row(user, self._bit)
         i = self.catalogue.row(item_id)
         known_item = i is not None and i < self._n_items_init
         if u is not None:
@@ -334,7 +334,7 @@ class MatrixFactorisation:
 
     def user_vector(self, user: str) -> FloatArray | None:
         """The user's factor row (a copy) or None for unknown users."""
-        u = self._users.row(user)
+        u = self._users.row(user, self._bit)
         return None if u is None else self._P[u].copy()
 
     def top_rows(
@@ -352,7 +352,7 @@ class MatrixFactorisation:
         if k <= 0 or m == 0:
             return np.empty(0, dtype=np.int64)
         rows = self._support_rows[:m]
-        u = self._users.row(user)
+        u = self._users.row(user, self._bit)
         if u is None:
             scores = self._support_bias[:m].copy()
         else:
@@ -372,7 +372,7 @@ class MatrixFactorisation:
         if not ok.any():
             return out
         r = rows[ok]
-        u = self._users.row(user)
+        u = self._users.row(user, self._bit)
         s = self._bi[r].copy()
         if u is not None:
             s += self._Q[r] @ self._P[u]

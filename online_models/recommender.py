@@ -48,9 +48,11 @@ How a list is built (``recommend``, no side effects):
 
 ``personalised=False`` uses popularity only (still excluding what the caller excludes).
 
-Memory is bounded: MF and kNN keep at most ``max_users`` users each and evict the least
-recently learned-from users in small batches (``users.py``); the purchase sets follow: when
-they outgrow ``max_users`` the entries of users the kNN no longer knows are dropped.
+Memory is bounded: MF and kNN share one user index (``users``, created with ``max_users``
+when not given: the full ranker shares it further) that keeps at most ``max_users`` users
+and evicts the least recently learned-from in small batches (``users.py``); the purchase
+sets follow: when they outgrow ``max_users`` the entries of users the kNN no longer knows
+are dropped.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ from online_models.types import (
     LabelledImpression,
     Scored,
 )
+from online_models.users import UserIndex
 
 IntRows = npt.NDArray[np.int64]
 MAX_PURCHASES_PER_USER = 256
@@ -173,6 +176,7 @@ class CrossDomainRecommender:
         blend_learning_rate: float = 0.2,
         w_quality: float = 0.0,
         item_quality: ItemQuality | None = None,
+        users: UserIndex | None = None,
         seed: int = 0,
     ) -> None:
         self.n_factors = n_factors
@@ -189,7 +193,6 @@ class CrossDomainRecommender:
         self.n_candidates = n_candidates
         self.exclude_seen = exclude_seen
         self.ctr_weight = ctr_weight
-        self.max_users = max_users
         self.click_model = click_model
         self.candidate_source = candidate_source
         self.reranker = reranker
@@ -199,11 +202,13 @@ class CrossDomainRecommender:
         self.item_quality = item_quality
         self.seed = seed
         self.catalogue = Catalogue()
+        users = users if users is not None else UserIndex(max_users)
+        self.max_users = users.max_users
         self.mf = MatrixFactorisation(
-            n_factors=n_factors, max_users=max_users, catalogue=self.catalogue, seed=seed
+            n_factors=n_factors, catalogue=self.catalogue, users=users, seed=seed
         )
         self.knn = ItemKNN(
-            history_size=history_size, max_users=max_users, catalogue=self.catalogue, seed=seed
+            history_size=history_size, catalogue=self.catalogue, users=users, seed=seed
         )
         self.popularity = Popularity(half_life=half_life, catalogue=self.catalogue, seed=seed)
         self.blend = OnlineBlend(

@@ -16,8 +16,10 @@ How
   plus a few Lloyd passes, then updated online: the nearest centre moves towards each new
   point by ``max(1 / n_assigned, min_lr)``, so centres settle yet keep tracking drift.
   Segment ids are the centre indices and stay stable.
-- Memory is bounded: at most ``max_users`` users (least recently seen evicted) and a
-  ``warmup``-sized buffer. Pure Python lists: 5 dimensions do not need numpy.
+- Memory is bounded: at most ``max_users`` users (least recently seen evicted; the index
+  may be shared with other models, ``users.py``) and a ``warmup``-sized buffer. A user's
+  counts and last time are one row of two numpy arrays (48 bytes; a Python object per user
+  took ~250); the clustering itself is pure Python lists: 5 dimensions do not need numpy.
 
 Clustering is per event, so heavy users weigh more on the centres; that matches "who we
 serve", which is what segments are for. :meth:`UserSegments.forget_user` erases the user's
@@ -39,7 +41,11 @@ import math
 import random
 from collections import OrderedDict
 
+import numpy as np
+import numpy.typing as npt
+
 from online_models.types import DOMAINS, Domain, Interaction, ItemInfo
+from online_models.users import UserIndex, grow_rows
 
 __all__ = ["UserSegments"]
 
@@ -47,6 +53,13 @@ _DOMAIN_INDEX: dict[str, int] = {d: i for i, d in enumerate(DOMAINS)}
 _LLOYD_PASSES = 5
 
 Vector = list[float]
+
+
+def _shares(counts: npt.NDArray[np.float64]) -> Vector | None:
+    """A user's counts as shares summing to 1; None before any positive interaction."""
+    values = counts.tolist()
+    total = sum(values)
+    return None if total <= 0.0 else [c / total for c in values]
 
 
 def _squared_distance(a: Vector, b: Vector) -> float:
@@ -60,20 +73,6 @@ def _nearest(point: Vector, centres: list[Vector]) -> int:
         if distance < best_distance:
             best, best_distance = index, distance
     return best
-
-
-class _UserState:
-    __slots__ = ("counts", "last_ts")
-
-    def __init__(self, ts: float) -> None:
-        self.counts: Vector = [0.0] * len(DOMAINS)
-        self.last_ts = ts
-
-    def shares(self) -> Vector | None:
-        total = sum(self.counts)
-        if total <= 0.0:
-            return None
-        return [c / total for c in self.counts]
 
 
 class UserSegments:
@@ -93,6 +92,9 @@ class UserSegments:
         Floor of the online centre learning rate (keeps tracking drift).
     max_items
         Catalogue entries remembered to find an interaction's domain when it has none.
+    users
+        A user index shared with other models (its cap applies instead of ``max_users``);
+        a private one is created when None.
     seed
         Seeds the k-means++ initialisation.
     """
@@ -105,6 +107,7 @@ class UserSegments:
         warmup: int = 256,
         min_lr: float = 0.01,
         max_items: int = 500_000,
+        users: UserIndex | None = None,
         seed: int | None = None,
     ) -> None:
         if n_segments < 1:
@@ -115,13 +118,17 @@ class UserSegments:
             raise ValueError(f"halflife must be positive, got {halflife}")
         self.n_segments = n_segments
         self.halflife = halflife
-        self.max_users = max_users
+        self._users = users if users is not None else UserIndex(max_users)
+        self.max_users = self._users.max_users
+        self._bit = self._users.attach(self)
         self.warmup = warmup
         self.min_lr = min_lr
         self.max_items = max_items
         self.seed = seed
 
-        self._users: OrderedDict[str, _UserState] = OrderedDict()
+        # Per user row: decayed interaction count per domain, and when they were decayed to.
+        self._counts: npt.NDArray[np.float64] = np.zeros((16, len(DOMAINS)))
+        self._last_ts: npt.NDArray[np.float64] = np.zeros(16)
         self._item_domain: OrderedDict[str, Domain] = OrderedDict()
         self._buffer: list[tuple[str, Vector]] = []
         self._centres: list[Vector] = []
@@ -140,19 +147,18 @@ class UserSegments:
         domain = interaction.domain or self._item_domain.get(interaction.item)
         if domain is None or interaction.weight <= 0.0:
             return None
-        state = self._users.get(interaction.user)
-        if state is None:
-            state = self._users[interaction.user] = _UserState(interaction.ts)
-            while len(self._users) > self.max_users:
-                self._users.popitem(last=False)
-        else:
-            self._users.move_to_end(interaction.user)
-        if interaction.ts > state.last_ts:
-            decay = 0.5 ** ((interaction.ts - state.last_ts) / self.halflife)
-            state.counts = [c * decay for c in state.counts]
-            state.last_ts = interaction.ts
-        state.counts[_DOMAIN_INDEX[domain]] += interaction.weight
-        point = state.shares()
+        row, new = self._users.touch(interaction.user, self._bit)
+        if row >= self._last_ts.shape[0]:
+            self._counts = grow_rows(self._counts, row + 1)  # type: ignore[assignment]
+            self._last_ts = grow_rows(self._last_ts, row + 1)  # type: ignore[assignment]
+        counts = self._counts[row]
+        if new:
+            self._last_ts[row] = interaction.ts
+        elif interaction.ts > self._last_ts[row]:
+            counts *= 0.5 ** ((interaction.ts - self._last_ts[row]) / self.halflife)
+            self._last_ts[row] = interaction.ts
+        counts[_DOMAIN_INDEX[domain]] += interaction.weight
+        point = _shares(counts)
         if point is not None:
             self._learn_point(interaction.user, point)
         return None
@@ -196,24 +202,26 @@ class UserSegments:
         self._assigned = assigned
         self._buffer = []
 
+    def release_rows(self, rows: list[int]) -> None:
+        """Zero the rows of users the index let go (see ``users.py``)."""
+        held = [r for r in rows if r < self._last_ts.shape[0]]
+        self._counts[held] = 0.0
+        self._last_ts[held] = 0.0
+
     def forget_user(self, user: str) -> None:
         """Erase the user's affinity vector and any warm-up point of theirs."""
-        self._users.pop(user, None)
+        self._users.remove(user)
         self._buffer = [(u, p) for u, p in self._buffer if u != user]
 
     # ------------------------------------------------------------------ reading (pure)
     def segment_of(self, user: str) -> int | None:
         """The user's segment id in ``[0, n_segments)``; None if unknown or still warming up."""
-        state = self._users.get(user)
-        if state is None or not self._centres:
-            return None
-        point = state.shares()
-        return None if point is None else _nearest(point, self._centres)
+        point = self._point(user)
+        return None if point is None or not self._centres else _nearest(point, self._centres)
 
     def affinity(self, user: str) -> dict[Domain, float]:
         """The user's share of (decayed) interactions per domain; empty if unknown."""
-        state = self._users.get(user)
-        point = None if state is None else state.shares()
+        point = self._point(user)
         if point is None:
             return {}
         return {d: share for d, share in zip(DOMAINS, point, strict=True) if share > 0.0}
@@ -223,7 +231,11 @@ class UserSegments:
         """Each segment's centre as domain shares (empty while warming up)."""
         return [dict(zip(DOMAINS, c, strict=True)) for c in self._centres]
 
+    def _point(self, user: str) -> Vector | None:
+        row = self._users.row(user, self._bit)
+        return None if row is None else _shares(self._counts[row])
+
     @property
     def n_users(self) -> int:
         """Users currently held (at most ``max_users``)."""
-        return len(self._users)
+        return self._users.count(self._bit)

@@ -1,27 +1,47 @@
-"""A bounded map from user id to a dense row, with least-recently-seen eviction.
+"""A bounded map from user id to a dense row, shared by the models that keep per-user state.
 
 Why: per-user state lives in preallocated numpy arrays (a float32 row of factors, a ring of
-recent item rows), not in per-user Python objects, so a million users fit in a few hundred
-MB. This index hands out rows, recycles freed rows and decides whom to evict.
+recent item rows, decayed domain counts), not in per-user Python objects, so a million users
+fit in a few hundred MB. This index hands out rows, recycles freed rows and decides whom to
+evict. One index can serve several models (the full ranker's MF, item-kNN, content history
+and segments share one): a user then costs one dict entry, not one per model, and the
+models' rows line up.
+
+Each model *attaches* to the index and gets a bit; the index remembers which models hold
+each user, so a model still answers "do I know this user?" for itself (MF initialises a
+user's factors the first time *it* sees them, whoever saw them first).
 
 Eviction policy: every :meth:`touch` stamps the user with a monotonically increasing tick.
 When more than ``max_users`` users are known, the oldest ``evict_fraction`` of the cap
-(at least one user) is evicted at once — by tick, i.e. least recently *learned from*, found
-with one ``argpartition`` — so the amortised cost per eviction is O(1). Evicted users
-become unknown (cold start) again; owners zero the freed rows.
+(at least one user) is evicted at once — by tick, i.e. least recently *learned from* by any
+model, found with one ``argpartition`` — so the amortised cost per eviction is O(1). Evicted
+and removed users become unknown (cold start) again to every model: each attached model is
+told their rows (:meth:`RowOwner.release_rows`) before a row is handed out again, and resets
+them. Removing a user (erasure) through any model removes them from all.
 
->>> idx = UserIndex(max_users=2, evict_fraction=0.5)
->>> idx.touch("a")[0], idx.touch("b")[0]
-(0, 1)
->>> row, evicted = idx.touch("c")
->>> evicted, "a" in idx, len(idx)
-([0], False, 2)
+>>> class Owner:
+...     def __init__(self): self.released = []
+...     def release_rows(self, rows): self.released += rows
+>>> idx, owner = UserIndex(max_users=2, evict_fraction=0.5), Owner()
+>>> bit = idx.attach(owner)
+>>> idx.touch("a", bit), idx.touch("b", bit), idx.touch("a", bit)
+((0, True), (1, True), (0, False))
+>>> idx.touch("c", bit), owner.released, "b" in idx, len(idx)
+((1, True), [1], False, 2)
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import numpy.typing as npt
+
+
+class RowOwner(Protocol):
+    def release_rows(self, rows: list[int]) -> None:
+        """Reset ``rows`` to a never-seen user's state (rows beyond the owner's arrays were
+        never written by it and need nothing)."""
 
 
 class UserIndex:
@@ -34,7 +54,18 @@ class UserIndex:
         self._ids: list[str | None] = []
         self._free: list[int] = []
         self._last_seen: npt.NDArray[np.int64] = np.zeros(1024, dtype=np.int64)
+        self._held = bytearray()  # per row, one bit per attached owner holding the user
+        self._owners: list[RowOwner] = []
+        self._counts: list[int] = []  # users held, per owner
         self._tick = 0
+
+    def attach(self, owner: RowOwner) -> int:
+        """Register ``owner`` (told of freed rows from now on); returns its bit."""
+        if len(self._owners) == 8:
+            raise ValueError("a UserIndex serves at most 8 owners")
+        self._owners.append(owner)
+        self._counts.append(0)
+        return 1 << (len(self._owners) - 1)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -42,45 +73,45 @@ class UserIndex:
     def __contains__(self, user: object) -> bool:
         return user in self._rows
 
-    @property
-    def capacity(self) -> int:
-        """One more than the highest row ever handed out (owners size their arrays to it)."""
-        return len(self._ids)
+    def count(self, bit: int) -> int:
+        """Users the owner of ``bit`` holds."""
+        return self._counts[bit.bit_length() - 1]
 
-    def row(self, user: str) -> int | None:
-        """The row of ``user`` or None; no side effects."""
-        return self._rows.get(user)
+    def row(self, user: str, bit: int = 0xFF) -> int | None:
+        """The row of ``user`` if the owner of ``bit`` (any owner by default) holds them,
+        else None; no side effects."""
+        row = self._rows.get(user)
+        return row if row is not None and self._held[row] & bit else None
 
-    def users(self) -> list[str]:
-        return list(self._rows)
-
-    def touch(self, user: str) -> tuple[int, list[int]]:
-        """Mark ``user`` as seen now; returns ``(row, evicted_rows)``.
-
-        A new user gets a fresh or recycled row; the caller must (re)initialise it. Rows in
-        ``evicted_rows`` belonged to evicted users; the caller should zero them.
-        """
+    def touch(self, user: str, bit: int) -> tuple[int, bool]:
+        """Mark ``user`` as seen now by the owner of ``bit``; returns ``(row, new)``, ``new``
+        when that owner did not hold the user (its part of the row is as released)."""
         self._tick += 1
         row = self._rows.get(user)
-        evicted: list[int] = []
         if row is None:
             if self.max_users is not None and len(self._rows) >= self.max_users:
-                evicted = self._evict(exclude=None)
+                self._evict()
             if self._free:
                 row = self._free.pop()
                 self._ids[row] = user
             else:
                 row = len(self._ids)
                 self._ids.append(user)
+                self._held.append(0)
                 if row >= self._last_seen.shape[0]:
                     grown = np.zeros(2 * self._last_seen.shape[0], dtype=np.int64)
                     grown[: self._last_seen.shape[0]] = self._last_seen
                     self._last_seen = grown
             self._rows[user] = row
         self._last_seen[row] = self._tick
-        return row, evicted
+        held = self._held[row]
+        if held & bit:
+            return row, False
+        self._held[row] = held | bit
+        self._counts[bit.bit_length() - 1] += 1
+        return row, True
 
-    def _evict(self, exclude: int | None) -> list[int]:
+    def _evict(self) -> None:
         assert self.max_users is not None
         n_evict = max(1, int(self.max_users * self.evict_fraction))
         used = np.fromiter(self._rows.values(), dtype=np.int64, count=len(self._rows))
@@ -89,26 +120,33 @@ class UserIndex:
         else:
             ages = self._last_seen[used]
             victims = used[np.argpartition(ages, n_evict - 1)[:n_evict]]
-        out: list[int] = []
-        for r in victims.tolist():
-            user = self._ids[r]
-            if user is not None:
-                self._remove(user)
-                out.append(r)
-        return out
+        rows = victims.tolist()
+        for row in rows:
+            user = self._ids[row]
+            assert user is not None
+            self._drop(user)
+        self._release(rows)
 
-    def remove(self, user: str) -> int | None:
-        """Forget ``user``; returns its freed row (for the owner to zero) or None."""
+    def remove(self, user: str) -> bool:
+        """Forget ``user`` in every owner; False if unknown."""
         if user not in self._rows:
-            return None
-        return self._remove(user)
+            return False
+        self._release([self._drop(user)])
+        return True
 
-    def _remove(self, user: str) -> int:
+    def _drop(self, user: str) -> int:
         row = self._rows.pop(user)
         self._ids[row] = None
         self._last_seen[row] = 0
+        held, self._held[row] = self._held[row], 0
+        for n in range(len(self._owners)):
+            self._counts[n] -= (held >> n) & 1
         self._free.append(row)
         return row
+
+    def _release(self, rows: list[int]) -> None:
+        for owner in self._owners:
+            owner.release_rows(rows)
 
 
 def grow_rows(array: npt.NDArray[np.generic], min_rows: int) -> npt.NDArray[np.generic]:

@@ -180,6 +180,10 @@ def test_long_postings_are_not_walked() -> None:
 
 def test_memory_is_bounded_and_forget_user() -> None:
     model = ContentSimilarity(max_users=10, history_size=3)
+    for j in range(5):
+        model.upsert_item(ItemInfo(f"it{j}", "course", tags=(f"t{j}",)))
+    model.observe(Interaction(user="u0", item="never-upserted", kind="click", ts=0.0))
+    assert model.n_users == 0  # an item without tokens is not remembered
     for i in range(50):
         for j in range(5):
             model.observe(Interaction(user=f"u{i}", item=f"it{j}", kind="click", ts=0.0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -42,15 +43,46 @@ def test_catalogue_counts_inactive_items_through_every_upsert(
         assert (cat.active_filter is None) == (cat.n_inactive == 0)
 
 
+class Owner:
+    """Records the rows an index releases."""
+
+    def __init__(self) -> None:
+        self.released: list[int] = []
+
+    def release_rows(self, rows: list[int]) -> None:
+        self.released += rows
+
+
 def test_user_index_evicts_least_recently_seen_and_recycles_rows() -> None:
-    idx = UserIndex(max_users=3, evict_fraction=0.34)
+    idx, owner = UserIndex(max_users=3, evict_fraction=0.34), Owner()
+    bit = idx.attach(owner)
     for u in "abc":
-        idx.touch(u)
-    idx.touch("a")  # b is now the least recently seen
-    row, evicted = idx.touch("d")
-    assert "b" not in idx and "a" in idx and len(idx) == 3
-    assert evicted == [row]  # b's row is reused by d
-    assert idx.remove("zzz") is None
+        idx.touch(u, bit)
+    idx.touch("a", bit)  # b is now the least recently seen
+    row, new = idx.touch("d", bit)
+    assert new and "b" not in idx and "a" in idx and len(idx) == 3
+    assert owner.released == [row]  # b's row, released before d got it
+    assert idx.remove("zzz") is False and idx.count(bit) == 3
+
+
+def test_a_shared_user_index_keeps_one_row_per_user_and_tells_every_owner() -> None:
+    idx, first, second = UserIndex(max_users=2, evict_fraction=0.5), Owner(), Owner()
+    a, b = idx.attach(first), idx.attach(second)
+    assert idx.touch("u", a) == (0, True)
+    assert idx.row("u", a) == 0 and idx.row("u", b) is None and idx.row("u") == 0
+    assert idx.touch("u", b) == (0, True)  # same row, new to the second owner
+    assert idx.touch("u", b) == (0, False)
+    idx.touch("v", b)
+    assert (idx.count(a), idx.count(b), len(idx)) == (1, 2, 2)
+    idx.touch("w", a)  # evicts u (least recently seen) for both owners
+    assert first.released == second.released == [0]
+    assert (idx.count(a), idx.count(b)) == (1, 1)
+    assert idx.remove("v") and first.released == second.released == [0, 1]
+    assert (idx.count(a), idx.count(b), len(idx)) == (1, 0, 1)
+    for _ in range(6):
+        idx.attach(Owner())
+    with pytest.raises(ValueError, match="8 owners"):
+        idx.attach(Owner())
 
 
 @settings(max_examples=60, deadline=None)

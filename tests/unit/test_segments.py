@@ -6,6 +6,7 @@ import doctest
 import pickle
 import random
 from collections import Counter, defaultdict
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -48,7 +49,7 @@ def population(
     return events, kinds
 
 
-def fitted(events: list[Interaction], **params: int) -> UserSegments:
+def fitted(events: list[Interaction], **params: Any) -> UserSegments:
     model = UserSegments(seed=1, warmup=64, **params)
     for event in events:
         model.observe(event)
