@@ -103,7 +103,7 @@ import numpy.typing as npt
 
 from online_models.padded_rows import PaddedRows, csr_positions, row_sums
 from online_models.row_bridge import rows_by_id
-from online_models.scorers import SourcePicks
+from online_models.scorers import RecentItems, SourcePicks
 from online_models.types import Context, Interaction, ItemInfo
 from online_models.users import UserIndex, grow_rows
 
@@ -163,6 +163,11 @@ class ContentSimilarity:
     users
         A user index shared with other models (its cap applies instead of ``max_users``);
         a private one is created when None.
+    history_source
+        Another model's record of each user's recent items, read instead of keeping one
+        here (each item then weighs 1, as every interaction from the stream does; see
+        :class:`~online_models.scorers.RecentItems`). May be set after construction, before
+        the first event; :meth:`observe` then keeps nothing.
     max_postings
         Postings lists longer than this are not walked to find candidates.
     max_candidates
@@ -187,6 +192,7 @@ class ContentSimilarity:
         max_candidates: int = 1_000,
         same_domain_factor: float = 0.5,
         users: UserIndex | None = None,
+        history_source: RecentItems | None = None,
         seed: int | None = None,
     ) -> None:
         if history_size < 1:
@@ -199,6 +205,7 @@ class ContentSimilarity:
         self._users = users if users is not None else UserIndex(max_users)
         self.max_users = self._users.max_users
         self._bit = self._users.attach(self)
+        self.history_source = history_source
         self.max_postings = max_postings
         self.max_candidates = max_candidates
         self.same_domain_factor = same_domain_factor
@@ -449,7 +456,7 @@ class ContentSimilarity:
     def observe(self, interaction: Interaction) -> None:
         """Remember the user's recent item (bounded history, bounded users); returns None."""
         item = self._row_of.get(interaction.item)
-        if interaction.weight <= 0.0 or item is None:
+        if interaction.weight <= 0.0 or item is None or self.history_source is not None:
             return None
         user, _ = self._users.touch(interaction.user, self._bit)
         if user >= self._hist_len.shape[0]:
@@ -471,6 +478,9 @@ class ContentSimilarity:
 
     def _recent(self, user: str) -> list[tuple[int, float]]:
         """The user's remembered (item row, weight), most recent first."""
+        if self.history_source is not None:
+            recent = self.history_source.history(user)[: self.history_size]
+            return [(row, 1.0) for item in recent if (row := self._row_of.get(item)) is not None]
         row = self._users.row(user, self._bit)
         if row is None:
             return []

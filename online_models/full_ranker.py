@@ -13,9 +13,11 @@ item-kNN, popularity); this class adds the parts that plug into it and keeps the
   to the blend with weight ``w_quality`` (0 turns it off, learning included).
 
 Each part sees every catalogue upsert and every interaction it needs, and ``forget_user``
-reaches all of them. The parts that keep per-user state (MF, item-kNN, content history,
-segments) share one user index (:mod:`online_models.users`): a user costs one dict entry and
-one row in each part's arrays, evicted from all parts at once.
+reaches all of them. The parts that keep per-user state (MF, item-kNN, segments) share one
+user index (:mod:`online_models.users`): a user costs one dict entry and one row in each
+part's arrays, evicted from all parts at once. Content similarity reads each user's recent
+items from the item-kNN's history rather than keeping its own (the same interactions: 164
+bytes a user saved).
 
 Two settings differ from the recommender's defaults, chosen by closed-loop runs against the
 simulator's ground truth (``crossrec evaluate``, README): content candidates weigh as much as
@@ -83,7 +85,7 @@ class FullRanker:
         self.seed = seed
         users = UserIndex(max_users)
         self.segments = UserSegments(users=users, seed=seed)
-        self.content = ContentSimilarity(users=users, seed=seed)
+        self.content = ContentSimilarity(seed=seed)  # history: the kNN's, set below
         self.explorer = Explorer(seed=seed)
         self.ctr = CtrModel(seed=seed)
         self.quality = ItemQuality(seed=seed)
@@ -102,6 +104,7 @@ class FullRanker:
             users=users,
             seed=seed,
         )
+        self.content.history_source = self.recommender.knn
 
     def upsert_item(self, item: ItemInfo) -> None:
         self.recommender.upsert_item(item)

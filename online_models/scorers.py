@@ -138,6 +138,14 @@ class PicksSource(Protocol):
         the same scores and reasons; no side effects."""
 
 
+class RecentItems(Protocol):
+    """A user's recent items, kept by one model and read by another (the full ranker's
+    content model reads the item-kNN's history instead of keeping a second copy)."""
+
+    def history(self, user: str) -> list[str]:
+        """The user's recent item ids, most recent first (may repeat); no side effects."""
+
+
 @runtime_checkable
 class Reranker(Protocol):
     """Re-orders a final list, e.g. an exploration policy that swaps in uncertain items."""

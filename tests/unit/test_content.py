@@ -486,3 +486,23 @@ def test_reasons_do_not_change_when_the_catalogue_changes_afterwards() -> None:
     assert picks.as_triples() == want
     assert model._padded().overflow and ids(want)[:2] == ["fresh-pasta-kit", "wide-twin"]
     assert want[1][2] == "matches your interest in cooking"
+
+
+def test_reads_another_models_history_instead_of_keeping_one() -> None:
+    class History:
+        def history(self, user: str) -> list[str]:
+            return {"u": ["it1", "unknown", "it0", "it1"]}.get(user, [])
+
+    model = ContentSimilarity(history_size=3, history_source=History())
+    for j in range(3):
+        model.upsert_item(ItemInfo(f"it{j}", "course", tags=(f"t{j}", "shared")))
+    model.observe(Interaction(user="u", item="it2", kind="click", ts=0.0))
+    assert model.n_users == 0  # nothing kept here
+    assert model.recent_items("u") == ["it1", "it0"]  # the first three, known ones only
+    own = ContentSimilarity(history_size=3)
+    for j in range(3):
+        own.upsert_item(ItemInfo(f"it{j}", "course", tags=(f"t{j}", "shared")))
+    for item in ("it0", "it1"):
+        own.observe(Interaction(user="u", item=item, kind="click", ts=0.0))
+    context = Context(ts=0.0)
+    assert model.candidates("u", 5, context) == own.candidates("u", 5, context)

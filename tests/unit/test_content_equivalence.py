@@ -197,6 +197,7 @@ STATE_KEYS = {
     "_hist_len",
     "_hist_rows",
     "_hist_weights",
+    "history_source",
     "_ids",
     "_length",
     "_n_active",

@@ -196,15 +196,16 @@ def test_max_users_bounds_memory() -> None:
 
 
 def test_the_full_rankers_parts_share_one_user_index() -> None:
-    """One row per user across MF, kNN, content and segments: the cap holds for all of them,
-    an evicted user is gone from every part, and a forgotten one too."""
+    """One row per user across MF, kNN and segments: the cap holds for all of them, an
+    evicted user is gone from every part, and a forgotten one too; content reads the kNN's
+    history."""
     ranker = FullRanker(n_factors=4, max_users=50, seed=0)
     for i in range(5):
         ranker.upsert_item(ItemInfo(f"course-{i}", "course", tags=("cooking",)))
     for u in range(500):
         ranker.learn(Interaction(f"u{u}", f"course-{u % 5}", "click", float(u)))
-    parts = (ranker.recommender.mf, ranker.recommender.knn, ranker.content, ranker.segments)
-    assert all(0 < part.n_users <= 50 for part in parts)
+    parts = (ranker.recommender.mf, ranker.recommender.knn, ranker.segments)
+    assert all(0 < part.n_users <= 50 for part in parts) and ranker.content.n_users == 0
     assert ranker.recommender.mf._users is ranker.segments._users
     assert ranker.content.recent_items("u0") == [] and ranker.segments.affinity("u0") == {}
     assert ranker.recommender.mf.user_vector("u0") is None
@@ -213,7 +214,8 @@ def test_the_full_rankers_parts_share_one_user_index() -> None:
     assert not ranker.knows_user("u499") and ranker.content.recent_items("u499") == []
     assert ranker.segments.affinity("u499") == {}
     restored = pickle.loads(pickle.dumps(ranker))
-    assert restored.recommender.knn._users is restored.content._users  # still one index
+    assert restored.recommender.knn._users is restored.segments._users  # still one index
+    assert restored.content.history_source is restored.recommender.knn
 
 
 # ---------------------------------------------------------------------- snapshots
