@@ -43,8 +43,8 @@ served list; 8: a click waiting for its list's window keeps its served p_click t
 served calibration counts items shown and clicked; 10: a clicked slot of an open list is
 labelled when the list closes, not at the click; 11: the service's recent event ids are
 digests in a hash table; 12: the full ranker's parts share one user index, content and
-segments keep users in its rows; 13: the full ranker's content reads the kNN's history), so an old snapshot is refused with a
-clear error."""
+segments keep users in its rows; 13: the full ranker's content reads the kNN's history),
+so an old snapshot is refused with a clear error."""
 
 T = TypeVar("T")
 
