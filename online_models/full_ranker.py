@@ -110,11 +110,14 @@ class FullRanker:
         self.recommender.upsert_item(item)
         self.content.upsert_item(item)
         self.explorer.upsert_item(item)
-        self.segments.upsert_item(item)
 
     def learn(self, interaction: Interaction) -> None:
         self.recommender.learn(interaction)
-        self.content.observe(interaction)
+        # Segments learn the item's domain from the recommender's catalogue, not from a
+        # copy of their own (content keeps no history here: it reads the kNN's).
+        item = self.recommender.catalogue.get(interaction.item)
+        if interaction.domain is None and item is not None:
+            interaction = dataclasses.replace(interaction, domain=item.domain)
         self.segments.observe(interaction)
 
     def recommend(self, user: str, k: int, context: Context) -> list[Scored]:
