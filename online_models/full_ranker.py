@@ -115,9 +115,10 @@ class FullRanker:
         self.recommender.learn(interaction)
         # Segments learn the item's domain from the recommender's catalogue, not from a
         # copy of their own (content keeps no history here: it reads the kNN's).
-        item = self.recommender.catalogue.get(interaction.item)
-        if interaction.domain is None and item is not None:
-            interaction = dataclasses.replace(interaction, domain=item.domain)
+        if interaction.domain is None:
+            item = self.recommender.catalogue.get(interaction.item)
+            if item is not None:
+                interaction = dataclasses.replace(interaction, domain=item.domain)
         self.segments.observe(interaction)
 
     def recommend(self, user: str, k: int, context: Context) -> list[Scored]:
