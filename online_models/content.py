@@ -476,27 +476,29 @@ class ContentSimilarity:
         """Erase the user's remembered items."""
         self._users.remove(user)
 
-    def _recent(self, user: str) -> list[tuple[int, float]]:
-        """The user's remembered (item row, weight), most recent first."""
+    def _recent(self, user: str) -> list[tuple[str, float]]:
+        """The user's remembered (item id, weight), most recent first."""
         if self.history_source is not None:
             recent = self.history_source.history(user)[: self.history_size]
-            return [(row, 1.0) for item in recent if (row := self._row_of.get(item)) is not None]
+            return [(item, 1.0) for item in recent if item in self._row_of]
         row = self._users.row(user, self._bit)
         if row is None:
             return []
         n, size = int(self._hist_len[row]), self.history_size
         ring = (np.arange(n - 1, n - 1 - min(n, size), -1)) % size
-        return list(
-            zip(
+        ids = self._ids
+        return [
+            (ids[item], weight)
+            for item, weight in zip(
                 self._hist_rows[row, ring].tolist(),
                 self._hist_weights[row, ring].tolist(),
                 strict=True,
             )
-        )
+        ]
 
     def recent_items(self, user: str) -> list[str]:
         """The user's remembered items, most recent first (pure)."""
-        return [self._ids[item] for item, _ in self._recent(user)]
+        return [item for item, _ in self._recent(user)]
 
     # ------------------------------------------------------------------ reading (pure)
     def candidates(self, user: str, k: int, context: Context) -> list[tuple[str, float, str]]:
@@ -563,10 +565,10 @@ class ContentSimilarity:
 
     def _weighted_history(self, user: str) -> dict[str, float]:
         """The user's remembered items -> ``weight x recency_decay ** age`` (summed)."""
-        ids, decay = self._ids, self.recency_decay
+        decay = self.recency_decay
         weighted: dict[str, float] = {}
         for age, (item, weight) in enumerate(self._recent(user)):
-            weighted[ids[item]] = weighted.get(ids[item], 0.0) + weight * decay**age
+            weighted[item] = weighted.get(item, 0.0) + weight * decay**age
         return weighted
 
     def similar_picks(
