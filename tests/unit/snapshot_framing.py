@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 
-from online_models.snapshot import MAGIC
+from online_models.snapshot import MAGIC, read_header
 
 
 def in_format(data: bytes, version: int) -> bytes:
-    """``data`` (a crossrec snapshot) with ``format_version`` set to ``version``: the header
-    re-encoded and its framed length updated, the payload untouched."""
-    start = len(MAGIC) + 4
-    n = int.from_bytes(data[len(MAGIC) : start], "big")
-    header = json.loads(data[start : start + n])
+    """``data`` (a crossrec snapshot of this format) with ``format_version`` set to
+    ``version``: the header re-encoded and its framed length updated, the payload untouched."""
+    header, payload_offset = read_header(data)
     header["format_version"] = version
     raw = json.dumps(header, sort_keys=True).encode()
-    return MAGIC + len(raw).to_bytes(4, "big") + raw + data[start + n :]
+    return MAGIC + len(raw).to_bytes(4, "big") + raw + data[payload_offset:]
