@@ -9,6 +9,13 @@ Writing must not stall the event loop, so :func:`save_in_background` forks: the 
 copy-on-write image of the learner at that instant, pickles it and writes the file, while the
 parent keeps consuming (the same trick as Redis' BGSAVE).
 
+A checkpoint is only published (renamed to its final name) once every recommendation of the
+events it holds is written to Kafka. Those events may not be committed yet, and a restarted
+worker skips them; had a crash lost their output still in the producer, they would never be
+answered. So the child writes an unpublished file, and the parent renames it once the writes
+handed over before the fork are acknowledged. A child orphaned by a killed worker thus never
+publishes either.
+
 On start the worker loads the newest checkpoint and :func:`catch_up` replays ``events.valid``
 from the checkpoint's offsets up to the consumer group's committed offsets, learning only
 (those events' recommendations were already published). From there Faust resumes at the
@@ -22,6 +29,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,22 +93,57 @@ def save_now(checkpoint: Checkpoint, path: Path) -> None:
     snapshot.save(checkpoint, path)
 
 
-async def save_in_background(checkpoint: Checkpoint, path: Path) -> bool:
-    """Fork; the child writes the snapshot of this instant. True once the file is written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pid = os.fork()
-    if pid == 0:  # the child: no event loop, no logging, just write and leave
-        code = 0
+_saving = asyncio.Lock()
+
+
+async def save_in_background(
+    checkpoint: Checkpoint, path: Path, outputs_written: Callable[[], Awaitable[None]]
+) -> bool:
+    """Fork; the child writes the snapshot of this instant, which is published once what
+    ``outputs_written()`` (called just before the fork) awaits is done. True once published.
+
+    ``outputs_written`` is the outbox's :meth:`~streams.outbox.Outbox.written`: no await
+    separates learning an event from handing its output over, so the messages handed over
+    before the fork are exactly those of the events in the image.
+    """
+    async with _saving:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = outputs_written()
+        pid = os.fork()
+        if pid == 0:  # the child: no event loop, no logging, just write and leave
+            code = 0
+            try:
+                save_now(checkpoint, _unpublished(path, os.getpid()))
+            except BaseException:
+                code = 1
+            os._exit(code)
+        unpublished = _unpublished(path, pid)
         try:
-            save_now(checkpoint, path)
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = await asyncio.to_thread(os.waitpid, pid, 0)
-    ok = os.waitstatus_to_exitcode(status) == 0
-    if not ok:
-        log.error("writing the model snapshot to %s failed", path)
-    return ok
+            await written
+        except Exception as exc:
+            log.error("not publishing the model snapshot: its events' output failed: %s", exc)
+            ok = False
+        else:
+            ok = True
+        _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.error("writing the model snapshot to %s failed", unpublished)
+            ok = False
+        if ok:
+            os.replace(unpublished, path)
+        discard_unpublished(path)
+        return ok
+
+
+def _unpublished(path: Path, pid: int) -> Path:
+    return path.with_name(f".{path.name}.{pid}.unpublished")
+
+
+def discard_unpublished(path: Path) -> None:
+    """Delete snapshots of ``path`` never published and half-written temporary files (left by
+    a killed worker or its orphaned child; an orphan still writing then fails to rename)."""
+    for leftover in path.parent.glob(f".*{path.name}.*"):
+        leftover.unlink(missing_ok=True)
 
 
 COORDINATOR_WAIT_S = 30.0

@@ -12,6 +12,7 @@ produced is written. Faust does not quite guarantee that with ``send_soon``: see
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,7 +20,7 @@ import faust
 from aiokafka import AIOKafkaProducer
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers.aiokafka import Producer as KafkaProducer
-from faust.types import ProducerT
+from faust.types import AppT, ProducerT
 from faust.types.tuples import FutureMessage
 
 from streams.node_linger import NodeLingerProducer
@@ -37,7 +38,12 @@ class Outbox(Protocol):
         partition: int | None = None,
     ) -> None: ...
 
+    def written(self) -> Awaitable[None]:
+        """Done once every message sent until this call is written; raises if one was not."""
+        ...
 
+
+@dataclass
 class TopicOutbox:
     """Hands messages to Faust's producer buffer without waiting for the broker.
 
@@ -46,6 +52,8 @@ class TopicOutbox:
     the app's producer; with :class:`DrainingApp` that flush waits until Kafka acknowledged
     every message handed over, so nothing is committed before what it produced is written.
     """
+
+    app: AppT
 
     async def send(
         self,
@@ -56,6 +64,12 @@ class TopicOutbox:
         partition: int | None = None,
     ) -> None:
         topic.send_soon(key=key, value=value, headers=headers, partition=partition)
+
+    def written(self) -> Awaitable[None]:
+        producer = self.app.producer
+        if not isinstance(producer, DrainingProducer):
+            raise TypeError("only a DrainingApp's producer can tell what it has written")
+        return producer.written()
 
 
 class DrainingProducer(KafkaProducer):
@@ -130,6 +144,31 @@ class DrainingProducer(KafkaProducer):
         """Faust's flush, then wait until every message handed over so far is written."""
         waiting = [fut for fut in self._handed_over if not fut.done()]
         await super().flush()
+        await self._settle(waiting)
+        self._prune()
+        if self._failed is not None:
+            raise ProducerSendError(
+                "a message handed to send_soon was not written: not committing past it"
+            ) from self._failed
+
+    def written(self) -> Awaitable[None]:
+        """Done once every message handed over until this call is written; raises
+        :class:`~faust.exceptions.ProducerSendError` if one was not (or an earlier one).
+
+        The messages are taken at the call, not when awaited: the caller pairs them with
+        the state of the learner at the same instant (see :mod:`streams.checkpoint`)."""
+        return self._written(list(self._handed_over))
+
+    async def _written(self, handed_over: list[FutureMessage]) -> None:
+        await self._settle([fut for fut in handed_over if not fut.done()])
+        failure = self._failed or next(
+            (f for f in map(_failure, handed_over) if f is not None), None
+        )
+        if failure is not None:
+            raise ProducerSendError("a message handed to send_soon was not written") from failure
+
+    async def _settle(self, waiting: list[FutureMessage]) -> None:
+        """Wait until ``waiting`` are done, or give up (and fail) once the buffer stopped."""
         while waiting:
             _, pending = await asyncio.wait(waiting, timeout=1.0)
             waiting = list(pending)
@@ -138,12 +177,7 @@ class DrainingProducer(KafkaProducer):
                     f"producer buffer is {self.buffer.state} with {len(waiting)} message(s) "
                     "not written"
                 )
-                break
-        self._prune()
-        if self._failed is not None:
-            raise ProducerSendError(
-                "a message handed to send_soon was not written: not committing past it"
-            ) from self._failed
+                return
 
 
 def _failure(fut: FutureMessage) -> BaseException | None:
@@ -182,3 +216,9 @@ class RecordingOutbox:
         name = topic.get_topic_name()
         self.sent.setdefault(name, []).append((key, value, headers))
         self.partitions.setdefault(name, []).append(partition)
+
+    def written(self) -> Awaitable[None]:
+        """Kept is written."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done

@@ -25,7 +25,7 @@ from streams.outbox import Outbox, TopicOutbox
 log = logging.getLogger(__name__)
 
 ingestor = Ingestor(settings.pseudonym_key_bytes, RecentIds())
-outbox: Outbox = TopicOutbox()
+outbox: Outbox = TopicOutbox(app)
 _decode_seconds = STAGE_SECONDS.labels(stage="decode")
 
 

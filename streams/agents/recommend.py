@@ -21,9 +21,9 @@ from streams.checkpoint import (
     Checkpoint,
     catch_up,
     checkpoint_path,
+    discard_unpublished,
     load_checkpoint,
     save_in_background,
-    save_now,
 )
 from streams.headers import TRACE_HEADER, TRIGGER_HEADER
 from streams.metrics import ONLINE_METRIC, RECOMMENDATIONS_OUT, STAGE_SECONDS
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 learner = Checkpoint(build_service(settings), settings.topic_valid)
 already_learnt: dict[int, int] = {}
 """Per partition, the last offset the restored checkpoint holds: not to be learnt twice."""
-outbox: Outbox = TopicOutbox()
+outbox: Outbox = TopicOutbox(app)
 _learn_seconds = STAGE_SECONDS.labels(stage="learn")
 _recommend_seconds = STAGE_SECONDS.labels(stage="recommend")
 _produce_seconds = STAGE_SECONDS.labels(stage="produce")
@@ -46,7 +46,9 @@ _produce_seconds = STAGE_SECONDS.labels(stage="produce")
 def restore_learner() -> int:
     """Load the last checkpoint (if any) and replay up to the committed offsets; before Faust."""
     global learner, already_learnt
-    restored = load_checkpoint(checkpoint_path(settings)) or learner
+    path = checkpoint_path(settings)
+    discard_unpublished(path)
+    restored = load_checkpoint(path) or learner
     replayed = asyncio.run(catch_up(restored, settings))
     learner, already_learnt = restored, dict(restored.offsets)
     log.info("learner restored: %d events replayed after the checkpoint", replayed)
@@ -85,15 +87,15 @@ async def learn_and_recommend(stream: Any) -> AsyncIterator[list[Served]]:
 
 @app.timer(interval=settings.snapshot_every_s)  # type: ignore[untyped-decorator]
 async def snapshot_learner() -> None:
-    await save_in_background(learner, checkpoint_path(settings))
+    await save_in_background(learner, checkpoint_path(settings), outbox.written)
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]
 async def _snapshot_on_shutdown(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
     """SIGTERM: snapshot the learner, then commit what was processed (a crash between the
     two is covered by catch-up replay and the skip-by-offset in the agent)."""
-    save_now(learner, checkpoint_path(settings))
-    log.info("learner snapshot written on shutdown")
+    if await save_in_background(learner, checkpoint_path(settings), outbox.written):
+        log.info("learner snapshot written on shutdown")
     try:
         await app.consumer.commit()
     except Exception as exc:

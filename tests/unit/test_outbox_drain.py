@@ -92,7 +92,7 @@ async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
 
 
 async def send_three(broker: SlowBroker) -> None:
-    outbox = TopicOutbox()
+    outbox = TopicOutbox(broker.app)
     for value in (b"a", b"b", b"c"):
         await outbox.send(broker, b"user", value, [("trace", b"1")])
 
@@ -145,11 +145,11 @@ async def test_flush_does_not_wait_for_messages_sent_after_it_began(tmp_path: Pa
         producer,
         broker,
     ):
-        await TopicOutbox().send(broker, None, b"before")
+        await TopicOutbox(broker.app).send(broker, None, b"before")
         await until(lambda: len(broker.handed_over) == 1)
         flush = asyncio.ensure_future(producer.flush())
         await asyncio.sleep(0)
-        await TopicOutbox().send(broker, None, b"after")
+        await TopicOutbox(broker.app).send(broker, None, b"after")
         await until(lambda: len(broker.handed_over) == 2)
         broker.acknowledge(count=1)
         await asyncio.wait_for(flush, timeout=1.0)
@@ -185,12 +185,38 @@ async def test_a_failure_swept_between_commits_still_stops_the_next(
         producer,
         broker,
     ):
-        await TopicOutbox().send(broker, None, b"lost")
+        await TopicOutbox(broker.app).send(broker, None, b"lost")
         await until(lambda: len(broker.handed_over) == 1)
         broker.acknowledge(error=RuntimeError("MessageSizeTooLarge"))
         broker.auto_acknowledge = True
         for value in (b"x", b"y", b"z"):  # the sweeps run here
-            await TopicOutbox().send(broker, None, value)
+            await TopicOutbox(broker.app).send(broker, None, value)
         await until(lambda: len(broker.written) == 3)
         with pytest.raises(ProducerSendError):
             await producer.flush()
+
+
+async def test_written_waits_for_what_was_handed_over_before_the_call(tmp_path: Path) -> None:
+    """What a checkpoint waits for before it is published (streams.checkpoint): the output
+    of the events learnt so far, not of those learnt while it waits."""
+    async with producer_and_broker(DrainingApp, tmp_path, accepting=True) as (
+        producer,
+        broker,
+    ):
+        outbox = TopicOutbox(broker.app)
+        await outbox.send(broker, None, b"learnt")
+        written = asyncio.ensure_future(outbox.written())
+        await outbox.send(broker, None, b"learnt later")
+        await until(lambda: len(broker.handed_over) == 2)
+        await asyncio.sleep(2 * FAUST_GIVES_UP_AFTER_S)
+        assert not written.done()
+        broker.acknowledge(count=1)
+        await asyncio.wait_for(written, timeout=1.0)
+        assert producer.unwritten == 1
+
+        failed = asyncio.ensure_future(outbox.written())
+        broker.acknowledge(error=RuntimeError("NotLeaderForPartition, out of retries"))
+        with pytest.raises(ProducerSendError):
+            await asyncio.wait_for(failed, timeout=2.0)
+        with pytest.raises(ProducerSendError):  # and every later one: the event is lost
+            await asyncio.wait_for(outbox.written(), timeout=2.0)
