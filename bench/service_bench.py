@@ -251,7 +251,7 @@ def summarise(samples: Sequence[Sample]) -> dict[str, Any]:
     }
 
 
-STATE = ("served", "last_list", "bought_courses", "labels")
+STATE = ("served", "last_list", "bought", "labels")
 """The service's own state outside the models: per list served, per user, per open label."""
 
 

@@ -22,7 +22,8 @@ bytes a user saved).
 Two settings differ from the recommender's defaults, chosen by closed-loop runs against the
 simulator's ground truth (``crossrec evaluate``, README): content candidates weigh as much as
 item-kNN (``w_source=1.0``: tags carry a user's taste across domains), and items the user only
-clicked may be shown again (``exclude_seen=False``) — purchases are still never re-offered.
+clicked may be shown again (``exclude_seen=False``) — what they bought in a
+``bought_once_domains`` domain (all by default) is never offered again.
 
 ``learn_blend`` (off by default here, on in the plain recommender) learns the blend weights
 from the next engagements (:mod:`online_models.blend_learner`). On a replayed simulator stream
@@ -53,7 +54,7 @@ True
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from online_models.content import ContentSimilarity
 from online_models.ctr import CtrModel
@@ -61,7 +62,15 @@ from online_models.exploration import Explorer
 from online_models.item_quality import ItemQuality
 from online_models.recommender import CrossDomainRecommender
 from online_models.segments import UserSegments
-from online_models.types import Context, Interaction, ItemInfo, LabelledImpression, Scored
+from online_models.types import (
+    DOMAINS,
+    Context,
+    Domain,
+    Interaction,
+    ItemInfo,
+    LabelledImpression,
+    Scored,
+)
 from online_models.users import UserIndex
 
 
@@ -75,6 +84,7 @@ class FullRanker:
         max_users: int = 1_000_000,
         learn_blend: bool = False,
         w_quality: float = 0.3,
+        bought_once_domains: Iterable[Domain] = DOMAINS,
         seed: int = 0,
     ) -> None:
         self.n_factors = n_factors
@@ -102,6 +112,7 @@ class FullRanker:
             w_quality=w_quality,
             item_quality=self.quality,
             users=users,
+            bought_once_domains=bought_once_domains,
             seed=seed,
         )
         self.content.history_source = self.recommender.knn

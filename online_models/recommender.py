@@ -2,8 +2,9 @@
 
 How a list is built (``recommend``, no side effects):
 
-1. **Exclusions**: ``context.exclude``, everything the user bought (bounded per user), the
-   user's recent history when ``exclude_seen``, inactive items.
+1. **Exclusions**: ``context.exclude``, what the user bought in a ``bought_once_domains``
+   domain (every domain by default; bounded per user), the user's recent history when
+   ``exclude_seen``, inactive items.
 2. **Candidates** (at most ``n_candidates`` from each source): MF retrieval (one mat-vec
    over the factors of the items learnt from at least twice), item-kNN neighbours of the
    recent history, global popularity, popularity within the favoured domains, and the optional
@@ -82,6 +83,7 @@ from online_models.scorers import (
     SourcePicks,
 )
 from online_models.types import (
+    DOMAINS,
     PARTNER_DOMAINS,
     Context,
     Domain,
@@ -177,6 +179,7 @@ class CrossDomainRecommender:
         w_quality: float = 0.0,
         item_quality: ItemQuality | None = None,
         users: UserIndex | None = None,
+        bought_once_domains: Iterable[Domain] = DOMAINS,
         seed: int = 0,
     ) -> None:
         self.n_factors = n_factors
@@ -200,6 +203,7 @@ class CrossDomainRecommender:
         self.blend_learning_rate = blend_learning_rate
         self.w_quality = w_quality  # item quality (item_quality.py), fed by the owner
         self.item_quality = item_quality
+        self.bought_once_domains = frozenset(bought_once_domains)
         self.seed = seed
         self.catalogue = Catalogue()
         users = users if users is not None else UserIndex(max_users)
@@ -248,13 +252,15 @@ class CrossDomainRecommender:
         self.knn.learn(interaction)
         self.popularity.learn(interaction)
         if interaction.kind in ("course_purchase", "partner_order"):
-            bought = self._purchased.setdefault(interaction.user, {})
-            bought[interaction.item] = None
-            if len(bought) > MAX_PURCHASES_PER_USER:
-                del bought[next(iter(bought))]
+            if item.domain in self.bought_once_domains:
+                bought = self._purchased.setdefault(interaction.user, {})
+                bought[interaction.item] = None
+                if len(bought) > MAX_PURCHASES_PER_USER:
+                    del bought[next(iter(bought))]
             if item.domain == "course":
                 self._last_course[interaction.user] = interaction.item
-            if self.max_users is not None and len(self._purchased) > self.max_users:
+            most = self.max_users
+            if most is not None and max(len(self._purchased), len(self._last_course)) > most:
                 self._drop_unknown_users()
         return None
 
@@ -283,7 +289,8 @@ class CrossDomainRecommender:
     def _drop_unknown_users(self) -> None:
         for user in [u for u in self._purchased if not self.knn.knows_user(u)]:
             del self._purchased[user]
-            self._last_course.pop(user, None)
+        for user in [u for u in self._last_course if not self.knn.knows_user(u)]:
+            del self._last_course[user]
 
     def forget_user(self, user: str) -> None:
         self.mf.forget_user(user)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 MAGIC = b"CRSNAP\x00\x01"
-FORMAT_VERSION = 13
+FORMAT_VERSION = 14
 """Bumped whenever a model's pickled state changes shape (3: the catalogue's inactive count
 and the MF's mirrored ranking bias; 4: the service keeps the context each list was ranked
 in; 5: the full ranker's item quality; 6: the service's online metrics keep a ROC AUC
@@ -43,7 +43,9 @@ served list; 8: a click waiting for its list's window keeps its served p_click t
 served calibration counts items shown and clicked; 10: a clicked slot of an open list is
 labelled when the list closes, not at the click; 11: the service's recent event ids are
 digests in a hash table; 12: the full ranker's parts share one user index, content and
-segments keep users in its rows; 13: the full ranker's content reads the kNN's history),
+segments keep users in its rows; 13: the full ranker's content reads the kNN's history;
+14: what a user bought is never offered again in the domains the service names, the same
+for every variant),
 so an old snapshot is refused with a clear error."""
 
 T = TypeVar("T")

@@ -12,9 +12,9 @@ one run, same traffic, no contamination:
   click model, divided by the items shown — free of sampling noise;
 - **realised CTR**: clicks the simulated users actually made on served lists;
 - **ground-truth recall @k**: of the k items each user was truly most likely to click at that
-  moment (the simulator's oracle list, without the courses they bought: no list may show
-  those), the share the served list held — Recall@k against the truth rather than against
-  logged behaviour;
+  moment (the simulator's oracle list, without what they bought: no list may show that,
+  ``CROSSREC_NEVER_REOFFER``), the share the served list held — Recall@k against the truth
+  rather than against logged behaviour;
 - **the served p_click**: log loss, ROC AUC and calibration (mean p_click against the click
   rate) of each labelled impression's served click probability, as the worker reports them
   (:mod:`streams.online_metrics`);
@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import Click, CoursePurchase, Event, decode_event, pseudonymise, with_user
+from schemas import Click, Event, decode_event, pseudonymise, with_user
 from simulator.clock import parse_ts
 from simulator.payload import encode, encode_all
 from simulator.traffic import Traffic
@@ -75,27 +75,30 @@ ranker learnt from were clicks), so its click models could not learn what is *no
 
 
 def closed_loop(
-    events: int, users: int, items: int, seed: int, experiment: str, progress: bool = False
+    events: int,
+    users: int,
+    items: int,
+    seed: int,
+    experiment: str,
+    progress: bool = False,
+    never_reoffer: str | None = None,
 ) -> dict[str, Any]:
+    """One run; ``never_reoffer``: ``CROSSREC_NEVER_REOFFER`` (None: its default)."""
     world = World(seed=seed, n_users=users, n_items=items)
     traffic = Traffic(world, seed=seed)
-    settings = Settings.from_env(
-        {"CROSSREC_EXPERIMENT": experiment, "CROSSREC_LABEL_WINDOW_S": str(LABEL_WINDOW_S)}
-    )
+    env = {"CROSSREC_EXPERIMENT": experiment, "CROSSREC_LABEL_WINDOW_S": str(LABEL_WINDOW_S)}
+    if never_reoffer is not None:
+        env["CROSSREC_NEVER_REOFFER"] = never_reoffer
+    settings = Settings.from_env(env)
     service = build_service(settings)
     raw_of: dict[str, str] = {}
     k = service.config.k
     outcome: dict[str, VariantOutcome] = defaultdict(lambda: VariantOutcome(k=k))
 
-    owned: dict[str, set[str]] = defaultdict(set)
-    """Courses each (raw) user bought: no variant may show them, so the oracle leaves them out."""
-
     def pseudonymous(payload: bytes) -> Event:
         event = decode_event(payload).event
         if event.user_id is None:
             return event
-        if isinstance(event, CoursePurchase):
-            owned[event.user_id].add(event.course_id)
         pseudonym = pseudonymise(KEY, event.user_id)
         raw_of[pseudonym] = event.user_id
         return with_user(event, pseudonym)
@@ -113,7 +116,10 @@ def closed_loop(
             stats.shown += len(shown)
             boost = traffic.boost[world.user_index(raw_user)]  # interest after a purchase
             stats.expected_clicks += world.expected_clicks(raw_user, shown, boost=boost)
-            oracle = world.best_items(raw_user, k, boost=boost, exclude=owned[raw_user])
+            # No variant may show what the user bought (CROSSREC_NEVER_REOFFER): nor does
+            # the oracle. The service has learnt the event by now, its purchase included.
+            never = service.never_offered(rec.user_id)
+            oracle = world.best_items(raw_user, k, boost=boost, exclude=never)
             stats.oracle_hits += len(oracle.intersection(shown))
             for reaction in traffic.respond(raw_user, shown, "home", rec.rec_id, rec.event_ts):
                 event = pseudonymous(encode(reaction).payload)
@@ -149,6 +155,7 @@ def closed_loop(
         "seconds": round(seconds, 2),
         "events_per_s": round(n / seconds, 1),
         "experiment": experiment,
+        "never_reoffer": settings.never_reoffer,
         "variants": variants,
     }
 
@@ -204,7 +211,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.seeds is None:
         result = closed_loop(
-            args.events, args.users, args.items, args.seed, args.experiment, progress=True
+            args.events,
+            args.users,
+            args.items,
+            args.seed,
+            args.experiment,
+            progress=True,
+            never_reoffer=settings.never_reoffer,
         )
         _print_variants(result)
         print(orjson.dumps(result).decode())
@@ -216,7 +229,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     seeds = parse_seeds(args.seeds)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [
-            pool.submit(closed_loop, args.events, args.users, args.items, s, args.experiment)
+            pool.submit(
+                closed_loop,
+                args.events,
+                args.users,
+                args.items,
+                s,
+                args.experiment,
+                never_reoffer=settings.never_reoffer,
+            )
             for s in seeds
         ]
         runs = []

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
+
 from online_models.full_ranker import FullRanker
 from online_models.matrix_factorisation import MatrixFactorisation
 from online_models.popularity import Popularity
-from online_models.types import Recommender
+from online_models.types import DOMAINS, Domain, Recommender
 from streams.experiments import Experiment
 from streams.recommend_service import RecommendationService, ServiceConfig
-from streams.settings import Settings
+from streams.settings import Settings, SettingsError
 
 
-def build_model(strategy: str, seed: int = 0) -> Recommender:
+def build_model(
+    strategy: str, seed: int = 0, never_reoffer: Iterable[Domain] = DOMAINS
+) -> Recommender:
     """``full``: the whole ranker; ``mf_only``: matrix factorisation alone; ``popularity``:
-    time-decayed popularity (the non-personalised baseline)."""
+    time-decayed popularity (the non-personalised baseline). ``never_reoffer``: the domains
+    whose bought items the full ranker itself never offers again (the service excludes them
+    for every variant; this keeps a standalone ranker to the same rule)."""
     if strategy == "full":
-        return FullRanker(seed=seed)
+        return FullRanker(seed=seed, bought_once_domains=never_reoffer)
     if strategy == "mf_only":
         return MatrixFactorisation(seed=seed)
     if strategy == "popularity":
@@ -25,13 +32,28 @@ def build_model(strategy: str, seed: int = 0) -> Recommender:
 
 def build_service(settings: Settings) -> RecommendationService:
     """The learner exactly as the worker runs it (replays and tests build the same one)."""
+    never_reoffer = parse_domains("CROSSREC_NEVER_REOFFER", settings.never_reoffer)
     return RecommendationService(
         Experiment.parse(settings.experiment),
-        build_model,
+        functools.partial(build_model, never_reoffer=never_reoffer),
         ServiceConfig(
             triggers=frozenset(t.strip() for t in settings.recommend_on.split(",") if t.strip()),
             k=settings.recommend_k,
             debounce_s=settings.debounce_s,
             label_window_s=settings.label_window_s,
+            never_reoffer=never_reoffer,
         ),
     )
+
+
+def parse_domains(name: str, raw: str) -> frozenset[Domain]:
+    """The domains of a comma-separated setting; an unknown one is a :class:`SettingsError`.
+
+    >>> sorted(parse_domains("X", "fashion, course"))
+    ['course', 'fashion']
+    """
+    named = {d.strip() for d in raw.split(",") if d.strip()}
+    unknown = sorted(named - set(DOMAINS))
+    if unknown:
+        raise SettingsError(f"{name}: unknown domain(s) {unknown}; known: {', '.join(DOMAINS)}")
+    return frozenset(d for d in DOMAINS if d in named)

@@ -6,12 +6,13 @@ online metrics stay honest. Everything here is deterministic given the event seq
 ``rec_id`` is derived from the source event and variant, so a replay after a crash re-emits
 the *same* recommendation rather than a new one.
 
-State is bounded: per user, consent opt-outs, bought courses and the last list served (for
-the debounce and hit rate), each up to ``max_tracked_users``; per served list, what its
-labels need, for two label windows and no more lists than the label join holds open (see
-``bench/service_bench.py`` for the bytes). Models live behind the ``Recommender`` protocol,
-one instance per A/B variant when variants learn in isolation (no arm's traffic trains
-another arm's model).
+State is bounded: per user, consent opt-outs, what they bought (never offered again) and
+the last list served (for the debounce and hit rate), each up to ``max_tracked_users``; per
+served list, what its labels need, for two label windows and no more lists than the label
+join holds open (see ``bench/service_bench.py`` for the bytes). Models live behind the
+``Recommender`` protocol, one instance per A/B variant when variants learn in isolation (no
+arm's traffic trains another arm's model). Business rules are the service's, the same for
+every arm: what a user bought in a ``never_reoffer`` domain is excluded from every list.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from operator import attrgetter
 from typing import Protocol, TypeVar, runtime_checkable
 
 from online_models.served_calibration import ServedCalibration
-from online_models.types import Context, Domain, ItemInfo, LabelledImpression, Recommender
+from online_models.types import (
+    DOMAINS,
+    Context,
+    Domain,
+    ItemInfo,
+    LabelledImpression,
+    Recommender,
+)
 from online_models.wire_events import interactions, item_info
 from schemas import (
     Click,
@@ -50,8 +58,8 @@ from streams.last_lists import LastLists
 from streams.online_metrics import OnlineMetrics
 
 V = TypeVar("V")
-MAX_COURSES_PER_USER = 256
-"""Bought courses remembered per user (the oldest are dropped beyond it)."""
+MAX_BOUGHT_PER_USER = 256
+"""Bought items remembered per user (the oldest are dropped beyond it)."""
 
 
 @runtime_checkable
@@ -71,6 +79,10 @@ class ServiceConfig:
     model_version: str = "crossrec-0.1"
     max_tracked_users: int = 1_000_000
     dedupe_window_s: float = 24 * 3600.0
+    never_reoffer: frozenset[str] = frozenset(DOMAINS)
+    """Domains whose items a user bought or ordered are never offered to that user again,
+    by any variant (one rule for every arm: an A/B comparison must not reward one arm for
+    showing what the others may not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +141,9 @@ class RecommendationService:
         # Per user, the last list served: when (debounce), by which variant and what (hit
         # rate). Packed: ~120 B per user, a million users by default.
         self.last_list = LastLists(limit=config.max_tracked_users)
-        # Courses each user bought: no variant ever offers them again (kept for opted-out
-        # users too — a popularity list must not offer a course they own either).
-        self.bought_courses: OrderedDict[str, dict[str, None]] = OrderedDict()
+        # What each user bought in a ``never_reoffer`` domain: no variant offers it again
+        # (kept for opted-out users too — a popularity list must not offer it either).
+        self.bought: OrderedDict[str, dict[str, None]] = OrderedDict()
         # Lists served in the last two label windows (by event time), by rec_id: their
         # impressions come within one window of the list, their labels within the next.
         # At most as many as the label join holds open.
@@ -184,12 +196,13 @@ class RecommendationService:
                 # Counted at once for the promise made before labels settle; labelled (and
                 # learnt) when the list's window closes.
                 self.calibrations[self.experiment.assign(user)].clicked()
-        if isinstance(event, CoursePurchase):
-            owned = self.bought_courses.get(user) or {}
-            owned[event.course_id] = None
-            while len(owned) > MAX_COURSES_PER_USER:
+        bought = self._bought_in(event)
+        if bought:
+            owned = self.bought.get(user) or {}
+            owned.update(dict.fromkeys(bought))
+            while len(owned) > MAX_BOUGHT_PER_USER:
                 del owned[next(iter(owned))]
-            _remember(self.bought_courses, user, owned, self.config.max_tracked_users)
+            _remember(self.bought, user, owned, self.config.max_tracked_users)
         if user not in self.opted_out:
             model = self._model_for(user)
             for interaction in interactions(event, self.catalogue):
@@ -213,7 +226,7 @@ class RecommendationService:
         self.labels.forget_user(user)
         self.opted_out.discard(user)
         self.last_list.forget(user)
-        self.bought_courses.pop(user, None)
+        self.bought.pop(user, None)
 
     # --- internals ------------------------------------------------------------------------
     def _model_for(self, user: str) -> Recommender:
@@ -238,7 +251,7 @@ class RecommendationService:
             trigger_item=_trigger_item(event),
             personalised=user not in self.opted_out,
             hour=event.ts.astimezone(UTC).hour,
-            exclude=self._owned_courses(user, event),
+            exclude=self.never_offered(user) | frozenset(self._bought_in(event)),
         )
         scored = [
             s for s in model.recommend(user, self.config.k, context) if s.item_id in self.catalogue
@@ -279,14 +292,20 @@ class RecommendationService:
         )
         return [Served(recommendation, kind)]
 
-    def _owned_courses(self, user: str, event: Event) -> frozenset[str]:
-        """The courses ``user`` bought, this event's included (it is answered before it is
-        learnt): whatever the variant, a list never offers them."""
-        owned = self.bought_courses.get(user)
-        courses = frozenset(owned) if owned else frozenset()
-        if isinstance(event, CoursePurchase):
-            courses = courses | {event.course_id}
-        return courses
+    def never_offered(self, user: str) -> frozenset[str]:
+        """What no list may offer ``user``: what they bought in a ``never_reoffer`` domain
+        (an event being answered is learnt after its list: the list adds its items)."""
+        owned = self.bought.get(user)
+        return frozenset(owned) if owned else frozenset()
+
+    def _bought_in(self, event: Event) -> list[str]:
+        """The items ``event`` buys in a ``never_reoffer`` domain."""
+        never = self.config.never_reoffer
+        if isinstance(event, CoursePurchase) and "course" in never:
+            return [event.course_id]
+        if isinstance(event, PartnerOrder) and event.domain in never:
+            return list(event.item_ids)
+        return []
 
     def _trigger_domain(self, event: Event) -> Domain | None:
         if isinstance(event, CoursePurchase):

@@ -142,6 +142,12 @@ class Settings:
         "Event types that trigger a fresh recommendation, comma separated.",
     )
     recommend_k: int = _env("CROSSREC_RECOMMEND_K", "10", "Items per recommendation.")
+    never_reoffer: str = _env(
+        "CROSSREC_NEVER_REOFFER",
+        "course,restaurant_deal,fresh_food,food_delivery,fashion",
+        "Domains whose items a user bought or ordered are never offered to them again, by "
+        "any variant; comma separated (empty: anything bought may be offered again).",
+    )
     debounce_s: float = _env(
         "CROSSREC_DEBOUNCE_S",
         "10",

@@ -3,6 +3,8 @@ popularity on the true click-through of the lists it serves (same run, same traf
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from streams.evaluation import closed_loop
@@ -86,3 +88,24 @@ def test_evaluate_over_seeds_summarises_the_runs(capsys: pytest.CaptureFixture[s
         for r in result["runs"]
     )
     assert "wins" not in result["summary"]["popularity"]["ground_truth_ctr"]
+
+
+def test_the_oracle_leaves_out_what_no_list_may_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recall is against the best list the rules allow: the oracle excludes exactly what the
+    service excludes for every arm (CROSSREC_NEVER_REOFFER: by default partner orders too)."""
+    from simulator.world import World
+
+    excluded: set[str] = set()
+    original = World.best_items
+
+    def spy(self: World, user: int | str, k: int, **kwargs: Any) -> set[str]:
+        excluded.update(kwargs.get("exclude", ()))
+        return original(self, user, k, **kwargs)
+
+    monkeypatch.setattr(World, "best_items", spy)
+    run = {"events": 3_000, "users": 200, "items": 200, "seed": 4, "experiment": "t:full=1"}
+    closed_loop(**run)  # type: ignore[arg-type]
+    assert {i.split("-")[0] for i in excluded} > {"course"}  # orders as well as courses
+    excluded.clear()
+    closed_loop(**run, never_reoffer="course")  # type: ignore[arg-type]
+    assert excluded and {i.split("-")[0] for i in excluded} == {"course"}
