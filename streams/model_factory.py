@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
-
 from online_models.full_ranker import FullRanker
 from online_models.matrix_factorisation import MatrixFactorisation
 from online_models.popularity import Popularity
@@ -14,15 +11,15 @@ from streams.recommend_service import RecommendationService, ServiceConfig
 from streams.settings import Settings, SettingsError
 
 
-def build_model(
-    strategy: str, seed: int = 0, never_reoffer: Iterable[Domain] = DOMAINS
-) -> Recommender:
+def build_model(strategy: str, seed: int = 0) -> Recommender:
     """``full``: the whole ranker; ``mf_only``: matrix factorisation alone; ``popularity``:
-    time-decayed popularity (the non-personalised baseline). ``never_reoffer``: the domains
-    whose bought items the full ranker itself never offers again (the service excludes them
-    for every variant; this keeps a standalone ranker to the same rule)."""
+    time-decayed popularity (the non-personalised baseline).
+
+    The service excludes what a user bought from every variant's lists
+    (``ServiceConfig.never_reoffer``, through ``Context.exclude``), so the full ranker keeps
+    no purchase memory of its own: one rule, one copy of it."""
     if strategy == "full":
-        return FullRanker(seed=seed, bought_once_domains=never_reoffer)
+        return FullRanker(seed=seed, bought_once_domains=())
     if strategy == "mf_only":
         return MatrixFactorisation(seed=seed)
     if strategy == "popularity":
@@ -35,7 +32,7 @@ def build_service(settings: Settings) -> RecommendationService:
     never_reoffer = parse_domains("CROSSREC_NEVER_REOFFER", settings.never_reoffer)
     return RecommendationService(
         Experiment.parse(settings.experiment),
-        functools.partial(build_model, never_reoffer=never_reoffer),
+        build_model,
         ServiceConfig(
             triggers=frozenset(t.strip() for t in settings.recommend_on.split(",") if t.strip()),
             k=settings.recommend_k,

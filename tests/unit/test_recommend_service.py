@@ -131,9 +131,6 @@ def test_partner_orders_come_back_when_only_courses_are_never_reoffered() -> Non
          "CROSSREC_NEVER_REOFFER": "course"}
     )  # fmt: skip
     service = build_service(settings)
-    full = service.models["full"]
-    assert isinstance(full, FullRanker)
-    assert full.recommender.bought_once_domains == {"course"}  # the same rule as the service's
     events = _events(4_000)
     again = _offered_again(service, events)
     assert again["popularity"] > 0 and again["full"] > 0  # ordered items come back
