@@ -30,7 +30,12 @@ from simulator.traffic import Traffic
 from simulator.world import World
 from streams.experiments import Experiment
 from streams.model_factory import build_model, build_service
-from streams.recommend_service import RecommendationService, ServiceConfig, rec_id_for
+from streams.recommend_service import (
+    MAX_BOUGHT_PER_USER,
+    RecommendationService,
+    ServiceConfig,
+    rec_id_for,
+)
 from streams.settings import Settings, SettingsError
 
 FIXED_NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -409,3 +414,18 @@ def test_no_more_lists_are_kept_than_the_label_join_holds_open() -> None:
     served = [s for e in _events(1_500) for s in service.handle(e)]
     assert len(served) > 10
     assert list(service.served) == [s.recommendation.rec_id for s in served[-3:]]
+
+
+def test_what_a_user_bought_is_bounded_and_kept_once() -> None:
+    service = _service()
+    user = pseudonymise(b"k", "shopper")
+    items = [f"fashion-{i}" for i in range(MAX_BOUGHT_PER_USER + 44)]
+    for n, item in enumerate([*items, items[-1]]):  # the last one ordered twice
+        service.handle(
+            PartnerOrder(
+                event_id=f"o{n}", ts=FIXED_NOW, user_id=user, partner_id="p",
+                domain="fashion", item_ids=(item,), amount=5.0, currency="EUR",
+            )
+        )  # fmt: skip
+    assert service.bought[user] == tuple(items[-MAX_BOUGHT_PER_USER:])  # the newest, once each
+    assert service.never_offered(user) == frozenset(items[-MAX_BOUGHT_PER_USER:])
