@@ -10,14 +10,13 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from streams.settings import Settings, SettingsError
+from streams.settings import Settings, SettingsError, comma_list
 
 _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
 
 def faust_broker_url(settings: Settings) -> str:
-    hosts = [h.strip() for h in settings.kafka_bootstrap.split(",") if h.strip()]
-    return ";".join(f"kafka://{h}" for h in hosts)
+    return ";".join(f"kafka://{h}" for h in comma_list(settings.kafka_bootstrap))
 
 
 PRODUCER_MAX_REQUEST_BYTES = 2_097_152

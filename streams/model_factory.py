@@ -8,7 +8,7 @@ from online_models.popularity import Popularity
 from online_models.types import DOMAINS, Domain, Recommender
 from streams.experiments import Experiment
 from streams.recommend_service import RecommendationService, ServiceConfig
-from streams.settings import Settings, SettingsError
+from streams.settings import Settings, SettingsError, comma_list
 
 
 def build_model(strategy: str, seed: int = 0) -> Recommender:
@@ -34,7 +34,7 @@ def build_service(settings: Settings) -> RecommendationService:
         Experiment.parse(settings.experiment),
         build_model,
         ServiceConfig(
-            triggers=frozenset(t.strip() for t in settings.recommend_on.split(",") if t.strip()),
+            triggers=frozenset(comma_list(settings.recommend_on)),
             k=settings.recommend_k,
             debounce_s=settings.debounce_s,
             label_window_s=settings.label_window_s,
@@ -49,7 +49,7 @@ def parse_domains(name: str, raw: str) -> frozenset[Domain]:
     >>> sorted(parse_domains("X", "fashion, course"))
     ['course', 'fashion']
     """
-    named = {d.strip() for d in raw.split(",") if d.strip()}
+    named = set(comma_list(raw))
     unknown = sorted(named - set(DOMAINS))
     if unknown:
         raise SettingsError(f"{name}: unknown domain(s) {unknown}; known: {', '.join(DOMAINS)}")

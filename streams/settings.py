@@ -233,6 +233,15 @@ def _parse(name: str, type_name: Any, raw: Any) -> Any:
     return str(raw)
 
 
+def comma_list(raw: str) -> list[str]:
+    """The entries of a comma-separated setting, stripped, empty ones dropped.
+
+    >>> comma_list(" a, b,,c ")
+    ['a', 'b', 'c']
+    """
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
 def documented_settings() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting — the README table is built from this."""
     return [(f.metadata["env"], f.metadata["default"], f.metadata["doc"]) for f in fields(Settings)]
