@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from online_models.full_ranker import FullRanker
 from online_models.matrix_factorisation import MatrixFactorisation
 from online_models.popularity import Popularity
 from online_models.types import DOMAINS, Domain, Recommender
 from streams.experiments import Experiment
-from streams.recommend_service import RecommendationService, ServiceConfig
+from streams.recommend_service import TRIGGER_KINDS, RecommendationService, ServiceConfig
 from streams.settings import Settings, SettingsError, comma_list
+
+_Choice = TypeVar("_Choice", bound=str)
 
 
 def build_model(strategy: str, seed: int = 0) -> Recommender:
@@ -34,7 +38,7 @@ def build_service(settings: Settings) -> RecommendationService:
         Experiment.parse(settings.experiment),
         build_model,
         ServiceConfig(
-            triggers=frozenset(comma_list(settings.recommend_on)),
+            triggers=parse_triggers("CROSSREC_RECOMMEND_ON", settings.recommend_on),
             k=settings.recommend_k,
             debounce_s=settings.debounce_s,
             label_window_s=settings.label_window_s,
@@ -49,8 +53,27 @@ def parse_domains(name: str, raw: str) -> frozenset[Domain]:
     >>> sorted(parse_domains("X", "fashion, course"))
     ['course', 'fashion']
     """
+    return _choices(name, raw, DOMAINS, "domain")
+
+
+def parse_triggers(name: str, raw: str) -> frozenset[str]:
+    """The event types of a comma-separated setting that may trigger a list; any other
+    (a typo, or an event that never triggers, such as ``impression``) is a
+    :class:`SettingsError` rather than a worker that silently never answers it.
+
+    >>> sorted(parse_triggers("X", "partner_order,click"))
+    ['click', 'partner_order']
+    >>> parse_triggers("X", "click,impression")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    streams.settings.SettingsError: X: unknown event type(s) ['impression']; known: click, ...
+    """
+    return _choices(name, raw, TRIGGER_KINDS, "event type")
+
+
+def _choices(name: str, raw: str, known: tuple[_Choice, ...], what: str) -> frozenset[_Choice]:
     named = set(comma_list(raw))
-    unknown = sorted(named - set(DOMAINS))
+    unknown = sorted(named - set(known))
     if unknown:
-        raise SettingsError(f"{name}: unknown domain(s) {unknown}; known: {', '.join(DOMAINS)}")
-    return frozenset(d for d in DOMAINS if d in named)
+        raise SettingsError(f"{name}: unknown {what}(s) {unknown}; known: {', '.join(known)}")
+    return frozenset(k for k in known if k in named)

@@ -60,6 +60,8 @@ from streams.online_metrics import OnlineMetrics
 V = TypeVar("V")
 MAX_BOUGHT_PER_USER = 256
 """Bought items remembered per user (the oldest are dropped beyond it)."""
+TRIGGER_KINDS: tuple[str, ...] = ("click", "course_purchase", "partner_order")
+"""The event types that can trigger a list (``ServiceConfig.triggers`` picks among them)."""
 
 
 @runtime_checkable
@@ -71,7 +73,7 @@ class LearnsFromImpressions(Protocol):
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    triggers: frozenset[str] = frozenset({"click", "course_purchase", "partner_order"})
+    triggers: frozenset[str] = frozenset(TRIGGER_KINDS)
     k: int = 10
     debounce_s: float = 10.0
     label_window_s: float = 1800.0
@@ -189,8 +191,9 @@ class RecommendationService:
             )
             return []
         self._score_engagement(event, user)
+        bought = self._bought_in(event)
         started = time.perf_counter()
-        served = self._maybe_recommend(event, user, ts)
+        served = self._maybe_recommend(event, user, ts, bought)
         recommended = time.perf_counter()
         if isinstance(event, Click) and event.rec_id is not None:
             self._learn_labels(self.labels.advance(ts), ts)
@@ -198,7 +201,6 @@ class RecommendationService:
                 # Counted at once for the promise made before labels settle; labelled (and
                 # learnt) when the list's window closes.
                 self.calibrations[self.experiment.assign(user)].clicked()
-        bought = self._bought_in(event)
         if bought:
             known = self.catalogue
             bought = [known[i].item_id if i in known else i for i in bought]
@@ -236,7 +238,10 @@ class RecommendationService:
             return self.models[self.experiment.control]
         return self.models[self.experiment.assign(user)]
 
-    def _maybe_recommend(self, event: Event, user: str, ts: float) -> list[Served]:
+    def _maybe_recommend(
+        self, event: Event, user: str, ts: float, bought: list[str]
+    ) -> list[Served]:
+        """The list ``event`` triggers, if any; never one of the items it ``bought``."""
         kind = event.EVENT_TYPE
         if kind not in self.config.triggers:
             return []
@@ -253,7 +258,7 @@ class RecommendationService:
             trigger_item=_trigger_item(event),
             personalised=user not in self.opted_out,
             hour=event.ts.astimezone(UTC).hour,
-            exclude=self.never_offered(user) | frozenset(self._bought_in(event)),
+            exclude=self.never_offered(user) | frozenset(bought),
         )
         scored = [
             s for s in model.recommend(user, self.config.k, context) if s.item_id in self.catalogue

@@ -139,7 +139,8 @@ class Settings:
     recommend_on: str = _env(
         "CROSSREC_RECOMMEND_ON",
         "click,course_purchase,partner_order",
-        "Event types that trigger a fresh recommendation, comma separated.",
+        "Event types that trigger a fresh recommendation, comma separated: any of click, "
+        "course_purchase, partner_order (another name is refused at start).",
     )
     recommend_k: int = _env("CROSSREC_RECOMMEND_K", "10", "Items per recommendation.")
     never_reoffer: str = _env(

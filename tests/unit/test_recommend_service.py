@@ -148,6 +148,20 @@ def test_an_unknown_domain_never_to_reoffer_is_refused() -> None:
         build_service(Settings.from_env({"CROSSREC_NEVER_REOFFER": "course,books"}))
 
 
+@pytest.mark.parametrize("typo", ["clicks", "impression", "course_purchase,partner-order"])
+def test_an_event_type_that_cannot_trigger_is_refused(typo: str) -> None:
+    """A misspelt trigger used to be ignored: a worker that never answered that event."""
+    with pytest.raises(SettingsError, match=r"CROSSREC_RECOMMEND_ON: unknown event type"):
+        build_service(Settings.from_env({"CROSSREC_RECOMMEND_ON": typo}))
+
+
+def test_only_the_configured_triggers_get_a_list() -> None:
+    service = build_service(Settings.from_env({"CROSSREC_RECOMMEND_ON": " partner_order "}))
+    events = _events(2_000)
+    answered = {type(e).__name__ for e in events if service.handle(e)}
+    assert answered == {"PartnerOrder"}
+
+
 def test_replaying_the_same_events_reproduces_the_same_recommendations() -> None:
     events = _events(1_500)
     runs = []
