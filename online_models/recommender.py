@@ -43,8 +43,10 @@ How a list is built (``recommend``, no side effects):
    are reserved for favoured domains when such candidates exist, and favoured items get
    ``domain_boost`` in the blend.
 5. **Click model** (optional :class:`~online_models.scorers.ClickModel`): predicts ``p_click``
-   for a shortlist of ``2k``; final score ``(1 - ctr_weight)·blend + ctr_weight·p_click``.
-   Without one, ``p_click`` is the blend clipped to [0, 1] (uncalibrated).
+   for a shortlist of ``2k`` from the per-source scores, the blend, position, price, taste
+   and the user's ``domain_share`` of the item's domain (:meth:`features_for`); final score
+   ``(1 - ctr_weight)·blend + ctr_weight·p_click``. Without one, ``p_click`` is the blend
+   clipped to [0, 1] (uncalibrated).
 6. **Reranker** (optional, e.g. exploration) gets the ordered shortlist last.
 
 ``personalised=False`` uses popularity only (still excluding what the caller excludes).
@@ -370,6 +372,9 @@ class CrossDomainRecommender:
         if taste is not None:
             for f, t in zip(feats, taste, strict=True):
                 f["taste"] = t
+        shares = self._domain_share(user, self.catalogue.domain_codes[rows]).tolist()
+        for f, share in zip(feats, shares, strict=True):
+            f["domain_share"] = share
         return feats
 
     def _taste_of(self, user: str, items: Sequence[ItemInfo]) -> list[float] | None:
@@ -560,17 +565,23 @@ class CrossDomainRecommender:
             feats["quality"] = self.item_quality.scores(rows, codes)
         if self.w_log_pop or self.learn_blend:
             feats["log_pop"] = np.log10(pop + LOG_POP_FLOOR) / LOG_POP_RANGE + 1.0
-        if self.learn_blend:  # the features only the learnt blend uses
-            share = np.zeros(m)
-            recent = self.knn.history_rows(user)
-            if recent.shape[0]:
-                counts = np.bincount(
-                    self.catalogue.domain_codes[recent].astype(np.int64),
-                    minlength=len(DOMAIN_CODE),
-                )
-                share = counts[codes] / recent.shape[0]
-            feats["domain_share"] = share
+        if self.learn_blend or self.click_model is not None:
+            feats["domain_share"] = self._domain_share(user, codes)
         return feats
+
+    def _domain_share(self, user: str, codes: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
+        """The share of the user's recent history (the kNN's) in each of ``codes``' domains,
+        0 without history: how much this user engages with an item's domain. A feature of
+        the learnt blend and of the click model (the simulator's true click model has a
+        user x domain affinity term, which segment x domain crosses caught only coarsely)."""
+        recent = self.knn.history_rows(user)
+        if not recent.shape[0]:
+            return np.zeros(codes.shape[0])
+        counts = np.bincount(
+            self.catalogue.domain_codes[recent].astype(np.int64), minlength=len(DOMAIN_CODE)
+        )
+        share: npt.NDArray[np.float64] = counts[codes] / recent.shape[0]
+        return share
 
     def _taste(self, rows: IntRows, source: SourceHits) -> npt.NDArray[np.float64]:
         """How well every candidate matches the user's taste: the candidate source's
@@ -703,6 +714,8 @@ class CrossDomainRecommender:
         }
         if "taste" in feats:
             columns["taste"] = feats["taste"][picked].tolist()
+        if "domain_share" in feats:
+            columns["domain_share"] = feats["domain_share"][picked].tolist()
         many = getattr(self.click_model, "predict_proba_many", None)
         if many is not None:
             raw: list[float] = many(user, items, context, columns)

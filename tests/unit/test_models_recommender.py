@@ -310,3 +310,25 @@ def test_replay_rejects_bad_input(tmp_path: Path) -> None:
     assert replay_command.main([str(p), "--quiet"]) == 2
     assert replay_command.main(["--quiet"]) == 2  # no file at all
     assert replay_command.main(["--input", str(p), str(p), "--quiet"]) == 2  # two of them
+
+
+def test_the_click_model_learns_and_predicts_with_the_users_domain_share() -> None:
+    """A user who engages with one domain: the click model sees each item's share of the
+    user's recent history, learns its weight from labels and ranks with it (same tags in
+    both domains, so taste cannot tell them apart)."""
+    ranker = FullRanker(seed=1, explore=False)
+    for i in range(40):
+        ranker.upsert_item(ItemInfo(f"i{i}", ("fashion", "fresh_food")[i % 2], tags=("style",)))
+    for t in range(4):  # three fashion clicks, one fresh-food click
+        ranker.learn(Interaction("u", f"i{2 * t + (t == 3)}", "click", float(t)))
+    ctx = Context(ts=10.0)
+    features = ranker.recommender.features_for
+    assert features("u", "i20", ctx)["domain_share"] == 0.75
+    assert features("u", "i21", ctx)["domain_share"] == 0.25
+    assert features("stranger", "i20", ctx)["domain_share"] == 0.0
+    for n in range(300):  # fashion clicked, fresh food not
+        item = f"i{10 + n % 30}"
+        ranker.learn_impression("u", item, ctx, clicked=int(item[1:]) % 2 == 0, position=n % 10)
+    assert ranker.ctr._weights["num:domain_share"] > 0.0
+    p_click = {s.item_id: s.p_click for s in ranker.recommend("u", 40, ctx)}
+    assert p_click["i20"] > p_click["i21"]
