@@ -43,8 +43,10 @@ How a list is built (``recommend``, no side effects):
    are reserved for favoured domains when such candidates exist, and favoured items get
    ``domain_boost`` in the blend.
 5. **Click model** (optional :class:`~online_models.scorers.ClickModel`): predicts ``p_click``
-   for a shortlist of ``2k`` from the per-source scores, the blend, position, price, taste
-   and the user's ``domain_share`` of the item's domain (:meth:`features_for`); final score
+   for a shortlist of ``2k`` from the per-source scores, the blend, position, price, taste,
+   the user's ``domain_share`` of the item's domain and their ``domain_lift`` there (their
+   click rate in the domain over everyone's, from labels: :mod:`online_models.user_domain_clicks`;
+   :meth:`features_for`); final score
    ``(1 - ctr_weight)·blend + ctr_weight·p_click``. Without one, ``p_click`` is the blend
    clipped to [0, 1] (uncalibrated).
 6. **Reranker** (optional, e.g. exploration) gets the ordered shortlist last.
@@ -94,6 +96,7 @@ from online_models.types import (
     LabelledImpression,
     Scored,
 )
+from online_models.user_domain_clicks import UserDomainClicks
 from online_models.users import UserIndex
 
 IntRows = npt.NDArray[np.int64]
@@ -217,6 +220,8 @@ class CrossDomainRecommender:
             history_size=history_size, catalogue=self.catalogue, users=users, seed=seed
         )
         self.popularity = Popularity(half_life=half_life, catalogue=self.catalogue, seed=seed)
+        # The click model's per-user domain rates (a feature only it reads).
+        self.domain_clicks = UserDomainClicks(users) if click_model is not None else None
         self.blend = OnlineBlend(
             {
                 "mf": w_mf,
@@ -330,6 +335,9 @@ class CrossDomainRecommender:
         )
         for (s, item), f in zip(known, feats, strict=True):
             self.click_model.learn_impression(user, item, s.context, f, s.clicked)
+        if self.domain_clicks is not None:  # counted once the whole batch (a list) is learnt
+            for s, item in known:
+                self.domain_clicks.learn(user, DOMAIN_CODE[item.domain], s.clicked)
         return None
 
     # ------------------------------------------------------------------ features
@@ -372,9 +380,13 @@ class CrossDomainRecommender:
         if taste is not None:
             for f, t in zip(feats, taste, strict=True):
                 f["taste"] = t
-        shares = self._domain_share(user, self.catalogue.domain_codes[rows]).tolist()
+        codes = self.catalogue.domain_codes[rows]
+        shares = self._domain_share(user, codes).tolist()
         for f, share in zip(feats, shares, strict=True):
             f["domain_share"] = share
+        if self.domain_clicks is not None:
+            for f, lift in zip(feats, self.domain_clicks.lift(user, codes).tolist(), strict=True):
+                f["domain_lift"] = lift
         return feats
 
     def _taste_of(self, user: str, items: Sequence[ItemInfo]) -> list[float] | None:
@@ -567,6 +579,8 @@ class CrossDomainRecommender:
             feats["log_pop"] = np.log10(pop + LOG_POP_FLOOR) / LOG_POP_RANGE + 1.0
         if self.learn_blend or self.click_model is not None:
             feats["domain_share"] = self._domain_share(user, codes)
+        if self.domain_clicks is not None:
+            feats["domain_lift"] = self.domain_clicks.lift(user, codes)
         return feats
 
     def _domain_share(self, user: str, codes: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
@@ -714,8 +728,9 @@ class CrossDomainRecommender:
         }
         if "taste" in feats:
             columns["taste"] = feats["taste"][picked].tolist()
-        if "domain_share" in feats:
-            columns["domain_share"] = feats["domain_share"][picked].tolist()
+        for name in ("domain_share", "domain_lift"):
+            if name in feats:
+                columns[name] = feats[name][picked].tolist()
         many = getattr(self.click_model, "predict_proba_many", None)
         if many is not None:
             raw: list[float] = many(user, items, context, columns)

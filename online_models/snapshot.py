@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 MAGIC = b"CRSNAP\x00\x01"
-FORMAT_VERSION = 14
+FORMAT_VERSION = 15
 """Bumped whenever a model's pickled state changes shape (3: the catalogue's inactive count
 and the MF's mirrored ranking bias; 4: the service keeps the context each list was ranked
 in; 5: the full ranker's item quality; 6: the service's online metrics keep a ROC AUC
@@ -45,7 +45,8 @@ labelled when the list closes, not at the click; 11: the service's recent event 
 digests in a hash table; 12: the full ranker's parts share one user index, content and
 segments keep users in its rows; 13: the full ranker's content reads the kNN's history;
 14: what a user bought is never offered again in the domains the service names, the same
-for every variant),
+for every variant; 15: the recommender keeps each user's labelled impressions and clicks
+per domain for its click model),
 so an old snapshot is refused with a clear error."""
 
 T = TypeVar("T")

@@ -94,6 +94,7 @@ def test_inactive_items_are_never_recommended() -> None:
 class FixedCtr:
     def __init__(self) -> None:
         self.seen: list[tuple[str, bool]] = []
+        self.features: list[Mapping[str, float]] = []
 
     def predict_proba(
         self, user: str, item: ItemInfo, context: Context, features: Mapping[str, float]
@@ -110,6 +111,7 @@ class FixedCtr:
     ) -> None:
         assert "knn_score" in features
         self.seen.append((item.item_id, clicked))
+        self.features.append(features)
 
 
 class Content:
@@ -150,6 +152,9 @@ def test_a_batch_of_labelled_impressions_learns_like_one_at_a_time() -> None:
         for j in (*range(12), 99)  # i99 is unknown: skipped by both
     ]
     one_by_one, batched = pickle.loads(pickle.dumps(base)), pickle.loads(pickle.dumps(base))
+    # The user's domain click rates count a batch (a list) once it is learnt, so one label
+    # at a time would see them move within the list: compared apart, below.
+    one_by_one.recommender.domain_clicks = batched.recommender.domain_clicks = None
     for s in shown:
         one_by_one.learn_impression("u1", s.item_id, s.context, s.clicked, s.position)
     batched.learn_impressions("u1", shown)
@@ -332,3 +337,43 @@ def test_the_click_model_learns_and_predicts_with_the_users_domain_share() -> No
     assert ranker.ctr._weights["num:domain_share"] > 0.0
     p_click = {s.item_id: s.p_click for s in ranker.recommend("u", 40, ctx)}
     assert p_click["i20"] > p_click["i21"]
+
+
+def test_a_users_domain_click_rates_count_a_list_once_it_is_learnt() -> None:
+    """The click model's ``domain_lift``: a user's clicks in a domain above everyone's rate
+    there, read before the list's own labels count (predict, then learn)."""
+    ranker = FullRanker(seed=1, explore=False)
+    for i in range(40):
+        ranker.upsert_item(ItemInfo(f"i{i}", ("fashion", "fresh_food")[i % 2], tags=("style",)))
+    ctx = Context(ts=10.0)
+    features = ranker.recommender.features_for
+    assert features("u", "i0", ctx)["domain_lift"] == 0.0
+    for first in range(0, 40, 10):  # u clicks every fashion item, never fresh food; v none
+        for user in ("u", "v"):
+            shown = [
+                LabelledImpression(f"i{j}", ctx, user == "u" and j % 2 == 0, j - first)
+                for j in range(first, first + 10)
+            ]
+            before = features(user, "i0", ctx)["domain_lift"]
+            ranker.learn_impressions(user, shown)
+            assert features(user, "i0", ctx)["domain_lift"] != before  # counted after the list
+    fashion, food = features("u", "i0", ctx)["domain_lift"], features("u", "i1", ctx)["domain_lift"]
+    assert fashion > 0.5 > 0.0 > food
+    assert features("v", "i0", ctx)["domain_lift"] < 0.0
+    assert features("stranger", "i0", ctx)["domain_lift"] == 0.0
+    assert ranker.ctr._weights["num:domain_lift"] > 0.0
+    ranker.forget_user("u")
+    assert features("u", "i0", ctx)["domain_lift"] == 0.0
+
+
+def test_a_lists_labels_never_inform_their_own_domain_lift() -> None:
+    ctr = FixedCtr()
+    rec = model(click_model=ctr)
+    ctx = Context(ts=0.0)
+    for _ in range(2):  # two lists of five fashion items, all clicked
+        rec.learn_impressions(
+            "u1", [LabelledImpression(f"fashion-{j}", ctx, True, j) for j in range(5)]
+        )
+    lifts = [f["domain_lift"] for f in ctr.features]
+    assert lifts[:5] == [0.0] * 5  # nothing counted before the first list
+    assert len(set(lifts[5:])) == 1 and lifts[5] > 0.0  # the first list only
