@@ -336,8 +336,9 @@ class CrossDomainRecommender:
         for (s, item), f in zip(known, feats, strict=True):
             self.click_model.learn_impression(user, item, s.context, f, s.clicked)
         if self.domain_clicks is not None:  # counted once the whole batch (a list) is learnt
-            for s, item in known:
-                self.domain_clicks.learn(user, DOMAIN_CODE[item.domain], s.clicked)
+            self.domain_clicks.learn(
+                user, [DOMAIN_CODE[item.domain] for _, item in known], [s.clicked for s, _ in known]
+            )
         return None
 
     # ------------------------------------------------------------------ features

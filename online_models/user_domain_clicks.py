@@ -19,9 +19,8 @@ user with labels): evicted and erased with the user.
 
 >>> from online_models.users import UserIndex
 >>> clicks = UserDomainClicks(UserIndex(10))
->>> for clicked in (True, True, False):
-...     clicks.learn("u", 4, clicked)
-...     clicks.learn("v", 4, False)
+>>> clicks.learn("u", [4, 4, 4], [True, True, False])
+>>> clicks.learn("v", [4, 4, 4], [False, False, False])
 >>> [round(x, 2) for x in clicks.lift("u", np.array([4, 0], dtype=np.int8)).tolist()]
 [0.67, 0.0]
 >>> clicks.lift("stranger", np.array([4], dtype=np.int8)).tolist()
@@ -29,6 +28,8 @@ user with labels): evicted and erased with the user.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -51,17 +52,21 @@ class UserDomainClicks:
         self._all_shown = np.full(n_domains, 10.0)
         self._all_clicked = np.full(n_domains, 1.0)
 
-    def learn(self, user: str, code: int, clicked: bool) -> None:
-        """One labelled impression of an item of domain ``code`` shown to ``user``."""
+    def learn(self, user: str, codes: Sequence[int], clicked: Sequence[bool]) -> None:
+        """Labelled impressions shown to ``user``: the domain code of each item and whether
+        it was clicked (a list's labels in one call: two ``bincount``, not a pass per
+        label)."""
         row, _ = self._users.touch(user, self._bit)
         if row >= self._shown.shape[0]:
             self._shown = grow_rows(self._shown, row + 1)  # type: ignore[assignment]
             self._clicked = grow_rows(self._clicked, row + 1)  # type: ignore[assignment]
-        self._shown[row, code] += 1.0
-        self._all_shown[code] += 1.0
-        if clicked:
-            self._clicked[row, code] += 1.0
-            self._all_clicked[code] += 1.0
+        n = self._all_shown.shape[0]
+        shown = np.bincount(codes, minlength=n)
+        clicks = np.bincount(codes, weights=np.asarray(clicked, dtype=np.float64), minlength=n)
+        self._shown[row] += shown
+        self._clicked[row] += clicks
+        self._all_shown += shown
+        self._all_clicked += clicks
 
     def lift(self, user: str, codes: npt.NDArray[np.int8]) -> FloatArray:
         """The user's shrunk log-lift for each of ``codes`` (module docstring); pure."""
