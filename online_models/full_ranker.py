@@ -42,6 +42,13 @@ CTR 0.195 -> 0.203, higher in 3/6 seeds; Recall@10 0.045 -> 0.044). With a 120 s
 with CTR. Learning it costs one content profile per batch of labels (a user's labels
 closing together); reading it, one gather over the candidates.
 
+``w_domain_lift`` = 0.2: the user's click rate in each candidate's domain over everyone's
+(:mod:`online_models.user_domain_clicks`, learnt from the labels for the click model) also
+moves candidates in the blend, so the shortlist the click model re-ranks already leans
+towards the domains the user clicks. Closed loop, twelve seeds, paired against 0
+(the lift a click feature only): ground-truth CTR 0.218 -> 0.220 (higher in 8/12), Recall@10
+0.074 -> 0.078 (9/12), hit rate 0.566 -> 0.569 (10/12); weight 0.4 gave 0.213 / 0.076.
+
 >>> from online_models.types import Context, Interaction, ItemInfo
 >>> ranker = FullRanker(seed=1)
 >>> for i in range(5):
@@ -84,6 +91,7 @@ class FullRanker:
         max_users: int = 1_000_000,
         learn_blend: bool = False,
         w_quality: float = 0.3,
+        w_domain_lift: float = 0.2,
         bought_once_domains: Iterable[Domain] = DOMAINS,
         seed: int = 0,
     ) -> None:
@@ -92,6 +100,7 @@ class FullRanker:
         self.learn_blend = learn_blend
         self.max_users = max_users
         self.w_quality = w_quality
+        self.w_domain_lift = w_domain_lift
         self.seed = seed
         users = UserIndex(max_users)
         self.segments = UserSegments(users=users, seed=seed)
@@ -111,6 +120,7 @@ class FullRanker:
             learn_blend=learn_blend,
             w_quality=w_quality,
             item_quality=self.quality,
+            w_domain_lift=w_domain_lift,
             users=users,
             bought_once_domains=bought_once_domains,
             seed=seed,

@@ -15,6 +15,7 @@ How a list is built (``recommend``, no side effects):
 
        blend = w_mf·mf + w_knn·knn + w_pop·pop + w_source·source + domain_boost·favoured
                + w_taste·taste + w_log_pop·log_pop + w_quality·quality
+               + w_domain_lift·domain_lift
 
    ``taste`` is the source's similarity of *every* candidate to the user (content: cosine
    with the user's tag profile; :attr:`~online_models.scorers.SourcePicks.similarity`), not
@@ -23,7 +24,9 @@ How a list is built (``recommend``, no side effects):
    uses 0.5 each (closed loop, README: recall above popularity's instead of level with it).
    ``quality`` is the item's learnt click quality (``item_quality``, an
    :class:`~online_models.item_quality.ItemQuality` its owner feeds with labels; the full
-   ranker uses weight 0.3).
+   ranker uses weight 0.3). ``domain_lift`` is the user's click rate in the item's domain
+   over everyone's, in log units, 0 without labels (only with a click model:
+   :mod:`online_models.user_domain_clicks`; the full ranker uses weight 0.2).
 
    The default weights (kNN 1.0, MF 0.3, popularity 0.15, source 0.3) come from a small
    grid on the synthetic positive-only cross-domain stream of ``bench/make_ratings.py``
@@ -183,6 +186,7 @@ class CrossDomainRecommender:
         blend_learning_rate: float = 0.2,
         w_quality: float = 0.0,
         item_quality: ItemQuality | None = None,
+        w_domain_lift: float = 0.0,
         users: UserIndex | None = None,
         bought_once_domains: Iterable[Domain] = DOMAINS,
         seed: int = 0,
@@ -208,6 +212,7 @@ class CrossDomainRecommender:
         self.blend_learning_rate = blend_learning_rate
         self.w_quality = w_quality  # item quality (item_quality.py), fed by the owner
         self.item_quality = item_quality
+        self.w_domain_lift = w_domain_lift
         self.bought_once_domains = frozenset(bought_once_domains)
         self.seed = seed
         self.catalogue = Catalogue()
@@ -447,6 +452,8 @@ class CrossDomainRecommender:
             blend += self.w_log_pop * feats["log_pop"]
         if self.w_quality and "quality" in feats:
             blend += self.w_quality * feats["quality"]
+        if self.w_domain_lift and "domain_lift" in feats:
+            blend += self.w_domain_lift * feats["domain_lift"]
         return blend
 
     def candidates(

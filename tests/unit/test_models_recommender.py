@@ -377,3 +377,18 @@ def test_a_lists_labels_never_inform_their_own_domain_lift() -> None:
     lifts = [f["domain_lift"] for f in ctr.features]
     assert lifts[:5] == [0.0] * 5  # nothing counted before the first list
     assert len(set(lifts[5:])) == 1 and lifts[5] > 0.0  # the first list only
+
+
+def test_the_domain_lift_moves_candidates_in_the_blend_by_its_weight() -> None:
+    rec = model(click_model=FixedCtr(), learn_blend=False, w_domain_lift=0.5)
+    ctx = Context(ts=0.0)
+    rec.learn_impressions(
+        "me", [LabelledImpression(f"fresh_food-{j}", ctx, True, j) for j in range(5)]
+    )
+    found = rec.candidates("me", 5, ctx)
+    assert found is not None
+    lift = found.feats["domain_lift"]
+    assert lift.max() > 0.0
+    without = {**found.feats, "domain_lift": 0.0 * lift}
+    moved = rec.blend_scores(found.feats) - rec.blend_scores(without)
+    assert moved == pytest.approx(0.5 * lift)
