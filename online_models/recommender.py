@@ -225,7 +225,8 @@ class CrossDomainRecommender:
             history_size=history_size, catalogue=self.catalogue, users=users, seed=seed
         )
         self.popularity = Popularity(half_life=half_life, catalogue=self.catalogue, seed=seed)
-        # The click model's per-user domain rates (a feature only it reads).
+        # Per-user domain click rates, learnt from the click model's labels (read by it and,
+        # with w_domain_lift, by the blend).
         self.domain_clicks = UserDomainClicks(users) if click_model is not None else None
         self.blend = OnlineBlend(
             {

@@ -1,4 +1,4 @@
-"""Each user's click-through per domain, from labelled impressions: a click-model feature.
+"""Each user's click-through per domain, from labelled impressions: a ranking feature.
 
 Why: how likely a user is to click depends on the item's domain as well as on its theme
 (the simulator's true click model has a user x domain affinity term; a real one would have
@@ -11,8 +11,9 @@ impressions and the clicks among them, and answers a shrunk log-lift::
 
 where ``p`` is the domain's click rate over every user's labels and ``a`` the shrinkage
 (``prior_weight``): 0 for a user without labels in that domain, positive when they click it
-more than others do. Features are read before the labels of a list are added (predict,
-then learn), so a label never informs its own features.
+more than others do. The click model reads it, and the full ranker's blend (weight 0.2).
+Features are read before the labels of a list are added (predict, then learn), so a label
+never informs its own features.
 
 State is two float32 rows of five domains per user in the shared user index (40 bytes a
 user with labels): evicted and erased with the user.
