@@ -47,7 +47,8 @@ closing together); reading it, one gather over the candidates.
 moves candidates in the blend, so the shortlist the click model re-ranks already leans
 towards the domains the user clicks. Closed loop, twelve seeds, paired against 0
 (the lift a click feature only): ground-truth CTR 0.218 -> 0.220 (higher in 8/12), Recall@10
-0.074 -> 0.078 (9/12), hit rate 0.566 -> 0.569 (10/12); weight 0.4 gave 0.213 / 0.076.
+0.074 -> 0.078 (9/12), hit rate 0.566 -> 0.569 (10/12); weight 0.4 gave 0.213 / 0.076,
+weight 0.1 0.216 / 0.074.
 
 >>> from online_models.types import Context, Interaction, ItemInfo
 >>> ranker = FullRanker(seed=1)
