@@ -129,8 +129,14 @@ async def test_each_of_two_workers_knows_the_whole_catalogue(
     ):
         await _until_ready(env_a["CROSSREC_WEB_PORT"], env_b["CROSSREC_WEB_PORT"])
         await produce(kafka.bootstrap, topic_in, [(None, encode_event(i)) for i in catalogue])
-        # Every catalogue event ingested (so its copies are on their way) before any click.
-        await consume(kafka.bootstrap, env_a["CROSSREC_TOPIC_VALID"], len(catalogue))
+        # Every catalogue event and all its copies in events.valid before any click: a click
+        # ingested earlier could reach its partition before the copy of its item (the test
+        # waited for only as many records as items, and once lost an answer that way).
+        await consume(
+            kafka.bootstrap,
+            env_a["CROSSREC_TOPIC_VALID"],
+            len(catalogue) * (1 + len(PARTITIONS)),
+        )
         await produce(
             kafka.bootstrap, topic_in, [(c.user_id.encode(), encode_event(c)) for c in clicks]
         )
