@@ -182,10 +182,18 @@ def test_the_click_model_learns_and_predicts_with_the_users_taste() -> None:
     ctx = Context(ts=10.0)
     assert ranker.recommender.features_for("u", "i20", ctx)["taste"] > 0.9
     assert ranker.recommender.features_for("u", "i21", ctx)["taste"] < 0.1  # domain only
-    for n in range(300):  # cooking items clicked, shoes not
-        item = f"i{12 + n % 28}"
+    _learns_to_prefer_even_items(ranker, ctx, "taste", first=12)  # cooking clicked, shoes not
+
+
+def _learns_to_prefer_even_items(
+    ranker: FullRanker, ctx: Context, feature: str, first: int
+) -> None:
+    """300 labels of items ``first``..39 for "u", the even ones clicked: the click model
+    learns a positive weight for ``feature`` and ranks the even ``i20`` above ``i21``."""
+    for n in range(300):
+        item = f"i{first + n % (40 - first)}"
         ranker.learn_impression("u", item, ctx, clicked=int(item[1:]) % 2 == 0, position=n % 10)
-    assert ranker.ctr._weights["num:taste"] > 0.0
+    assert ranker.ctr._weights[f"num:{feature}"] > 0.0
     p_click = {s.item_id: s.p_click for s in ranker.recommend("u", 40, ctx)}
     assert p_click["i20"] > p_click["i21"]
 
@@ -331,12 +339,7 @@ def test_the_click_model_learns_and_predicts_with_the_users_domain_share() -> No
     assert features("u", "i20", ctx)["domain_share"] == 0.75
     assert features("u", "i21", ctx)["domain_share"] == 0.25
     assert features("stranger", "i20", ctx)["domain_share"] == 0.0
-    for n in range(300):  # fashion clicked, fresh food not
-        item = f"i{10 + n % 30}"
-        ranker.learn_impression("u", item, ctx, clicked=int(item[1:]) % 2 == 0, position=n % 10)
-    assert ranker.ctr._weights["num:domain_share"] > 0.0
-    p_click = {s.item_id: s.p_click for s in ranker.recommend("u", 40, ctx)}
-    assert p_click["i20"] > p_click["i21"]
+    _learns_to_prefer_even_items(ranker, ctx, "domain_share", first=10)  # fashion clicked
 
 
 def test_a_users_domain_click_rates_count_a_list_once_it_is_learnt() -> None:
