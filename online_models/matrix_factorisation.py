@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from online_models.catalogue import Catalogue
-from online_models.retrieval import members, top_k
+from online_models.retrieval import top_k
 from online_models.types import Context, Interaction, InteractionKind, ItemInfo, Scored
 from online_models.users import UserIndex, grow_rows
 
@@ -358,11 +358,16 @@ class MatrixFactorisation:
         else:
             scores = self._support_q[:m] @ self._P[u]
             scores += self._support_bias[:m]
-        if mask is not None:
-            scores[~mask[rows]] = -np.inf
+        # The mask and the exclusions are read for the few rows above top_k's threshold
+        # only, not for every retrievable row (two passes over them cost ~40 us at 100k).
+        excluded: list[int] = []
         if exclude_rows:
-            scores[members(rows, list(exclude_rows))] = -np.inf
-        out: npt.NDArray[np.int64] = rows[top_k(scores, k, in_place=True)]
+            pos = self._support_pos
+            excl = np.asarray(exclude_rows, dtype=np.int64)
+            excl = pos[excl[(excl >= 0) & (excl < pos.shape[0])]]
+            excluded = excl[excl >= 0].tolist()
+        found = top_k(scores, k, mask=mask, mask_index=rows, exclude_rows=excluded, in_place=True)
+        out: npt.NDArray[np.int64] = rows[found]
         return out
 
     def score_rows(self, user: str, rows: npt.NDArray[np.int64]) -> FloatArray:

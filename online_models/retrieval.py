@@ -70,13 +70,21 @@ def top_k(
     k: int,
     *,
     mask: npt.NDArray[np.bool_] | None = None,
+    mask_index: IntArray | None = None,
     exclude_rows: Iterable[int] = (),
     in_place: bool = False,
 ) -> IntArray:
     """Rows of the ``k`` highest finite scores, best first (fewer if not enough).
 
     ``mask`` marks allowed rows (e.g. active items); ``exclude_rows`` are never returned.
+    With ``mask_index``, entry ``i`` of ``scores`` is allowed when ``mask[mask_index[i]]``
+    (scores over a subset of the rows ``mask`` covers, e.g. MF's retrievable items): like
+    the exclusions, it is then read for the survivors of the threshold only.
     With ``in_place`` the caller's ``scores`` may be overwritten (saves a copy).
+
+    >>> top_k(np.array([0.9, 0.5, 0.7], dtype=np.float32), 2,
+    ...       mask=np.array([True, False, True, True]), mask_index=np.array([1, 2, 3])).tolist()
+    [2, 1]
     """
     if k <= 0 or scores.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
@@ -96,7 +104,7 @@ def top_k(
         if np.isfinite(thr):
             cand = np.flatnonzero(scores >= thr)
             if mask is not None:
-                cand = cand[mask[cand]]
+                cand = cand[mask[cand if mask_index is None else mask_index[cand]]]
             if excl:
                 cand = cand[~members(cand, excl)]
     if cand.shape[0] >= k:
@@ -104,7 +112,7 @@ def top_k(
     else:
         s = scores if in_place else scores.copy()
         if mask is not None:
-            s[~mask[:n]] = -np.inf
+            s[~(mask[:n] if mask_index is None else mask[mask_index])] = -np.inf
         if excl:
             s[excl] = -np.inf
         # Only finite entries: partitioning many equal -inf values is very slow.

@@ -221,6 +221,34 @@ def test_mf_top_rows_is_the_exact_top_k_of_the_supported_items(
         assert np.allclose(np.sort(scores[got]), np.sort(scores[want]), atol=1e-5)
 
 
+@pytest.mark.parametrize("n_excl", [0, 3, 400])
+def test_mf_top_rows_over_many_items_masks_and_excludes_only_the_survivors(n_excl: int) -> None:
+    """Past 2,000 retrievable items top_k keeps only the rows above a sampled threshold and
+    reads the mask and the exclusions for those alone: still the exact allowed top k."""
+    rng = np.random.default_rng(n_excl)
+    mf = MatrixFactorisation(n_factors=4, seed=1)
+    n = 3_000
+    for i in range(n):
+        mf.upsert_item(ItemInfo(f"i{i}", "course"))
+    # Learnt in a shuffled order, so retrieval positions are not catalogue rows.
+    for t, i in enumerate(np.repeat(rng.permutation(n), 2).tolist()):
+        mf.learn(Interaction(f"u{rng.integers(20)}", f"i{i}", "click", t))
+    rows = mf._support_rows[: mf._n_supported]
+    assert rows.shape[0] == n and not np.array_equal(rows, np.arange(n))
+    mask = rng.random(n) < 0.9
+    u = mf._users.row("u3")
+    assert u is not None
+    scores = mf._bi[:n] + mf._Q[:n] @ mf._P[u]
+    best_first = np.argsort(-scores, kind="stable")
+    mask[best_first[1:8:3]] = False  # some of the best rows are inactive
+    # Exclude among the best rows (the survivors), plus rows nobody knows (ignored).
+    excluded = [*best_first[: n_excl // 2].tolist(), *rng.integers(0, n, n_excl // 2).tolist()]
+    excluded += [n + 7, -1] if n_excl else []
+    got = mf.top_rows("u3", 10, mask=mask, exclude_rows=excluded).tolist()
+    want = [r for r in best_first.tolist() if mask[r] and r not in excluded][:10]
+    assert got == want
+
+
 def test_item_knn_neighbours_are_bounded_and_history_is_a_ring() -> None:
     knn = ItemKNN(history_size=3, n_neighbours=2)
     for i in range(6):
