@@ -766,9 +766,17 @@ class CrossDomainRecommender:
     ) -> str:
         """Why ``item`` is shown: the bought course it complements, else the source with the
         biggest share of its blend (``values``: its kNN, MF, popularity and source features;
-        ``source_reason``: the external source's reason if it proposed the item)."""
+        ``source_reason``: the external source's reason if it proposed the item).
+
+        The course is the one being bought when a course purchase triggers the list: the
+        list is made before its event is learnt, so the last course learnt is the one
+        before it."""
         if context.trigger_domain == "course" and item.domain != "course":
-            course = self._last_course.get(user)
+            course = (
+                context.trigger_item
+                if context.trigger_kind == "course_purchase"
+                else self._last_course.get(user)
+            )
             info = self.catalogue.get(course) if course else None
             if info is not None:
                 topic = info.tags[0] if info.tags else (info.title or "a related topic")

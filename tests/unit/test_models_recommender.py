@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from collections.abc import Mapping, Sequence
@@ -65,6 +66,24 @@ def test_course_trigger_favours_partner_domains_with_a_reason() -> None:
     assert sum(d != "course" for d in domains) >= 3
     assert "course-1" not in [s.item_id for s in recs]  # bought: never again
     assert "because you bought a course in cooking" in {s.reason for s in recs}
+
+
+def test_the_reason_names_the_course_being_bought_not_the_one_before() -> None:
+    """A list answers its event before the event is learnt (predict, then learn)."""
+    rec = model()
+    rec.upsert_item(ItemInfo("fit-1", "course", tags=("fitness",)))
+    rec.learn(Interaction("me", "course-1", "course_purchase", 1000.0))  # cooking, earlier
+    context = Context(
+        ts=1001.0, trigger_domain="course", trigger_kind="course_purchase", trigger_item="fit-1"
+    )
+    reasons = {s.reason for s in rec.recommend("me", 5, context)}
+    assert "because you bought a course in fitness" in reasons
+    assert "because you bought a course in cooking" not in reasons
+    # A course click still recalls the last course bought.
+    clicked = dataclasses.replace(context, trigger_kind="click", trigger_item="fit-1")
+    assert "because you bought a course in cooking" in {
+        s.reason for s in rec.recommend("me", 5, clicked)
+    }
 
 
 def test_partner_trigger_favours_courses() -> None:
